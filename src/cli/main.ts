@@ -1,0 +1,53 @@
+// Entry point of the `refund-relay` command: dispatches to one module per subcommand, loaded lazily so
+// `refund-relay validate` does not pay for kafkajs or the AWS SDK.
+
+export interface CliIo {
+  readonly stdin: NodeJS.ReadableStream;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+export interface Subcommand {
+  readonly summary: string;
+  run(args: readonly string[], io: CliIo): Promise<number>;
+}
+
+/** Exit codes shared by every subcommand. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+const subcommands: Record<string, () => Promise<Subcommand>> = {
+  validate: async () => (await import("./validate.ts")).validateCommand,
+  "dojo-sim": async () => (await import("./dojo-sim.ts")).dojoSimCommand,
+  start: async () => (await import("./start.ts")).startCommand,
+};
+
+function usage(): string {
+  return [
+    "usage: refund-relay <command> [options]",
+    "",
+    "commands:",
+    "  validate [file|-]     validate return.approved events (one JSON document or JSON lines)",
+    "  dojo-sim --port <n>   run the Dojo API simulator",
+    "  start                 run the relay with configuration from the environment",
+    "",
+    "Run `refund-relay <command> --help` for the options of one command.",
+    "",
+  ].join("\n");
+}
+
+export async function main(argv: readonly string[], io: CliIo = process): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    (name === undefined ? io.stderr : io.stdout).write(usage());
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const load = subcommands[name];
+  if (load === undefined) {
+    io.stderr.write(`refund-relay: unknown command "${name}"\n\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  const command = await load();
+  return command.run(rest, io);
+}

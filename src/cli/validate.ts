@@ -1,0 +1,10 @@
+import { type CliIo, EXIT_FAILURE, type Subcommand } from "./main.ts";
+
+// Placeholder until the subcommand lands.
+export const validateCommand: Subcommand = {
+  summary: "validate (not available yet)",
+  async run(_args: readonly string[], io: CliIo): Promise<number> {
+    io.stderr.write("refund-relay validate: not available in this build\n");
+    return EXIT_FAILURE;
+  },
+};

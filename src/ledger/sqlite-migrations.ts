@@ -1,0 +1,26 @@
+// Forward-only schema migrations of the SQLite ledger; entry n is schema version n + 1. Never edit an
+// entry that has shipped: append a new one.
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE refund_events (
+     source            TEXT    NOT NULL,
+     event_id          TEXT    NOT NULL,
+     idempotency_key   TEXT    NOT NULL UNIQUE,
+     request_hash      TEXT    NOT NULL,
+     payment_intent_id TEXT    NOT NULL,
+     merchant_id       TEXT,
+     amount            INTEGER NOT NULL,
+     currency_code     TEXT    NOT NULL,
+     state             TEXT    NOT NULL
+       CHECK (state IN ('received', 'submitting', 'unknown', 'succeeded', 'failed', 'published')),
+     attempts          INTEGER NOT NULL DEFAULT 0,
+     first_seen_at     INTEGER NOT NULL,
+     updated_at        INTEGER NOT NULL,
+     refund_id         TEXT,
+     outcome           TEXT,
+     last_error        TEXT,
+     PRIMARY KEY (source, event_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX refund_events_payment_intent ON refund_events (payment_intent_id);
+   CREATE INDEX refund_events_open ON refund_events (state, updated_at)
+     WHERE state IN ('received', 'submitting', 'unknown');`,
+];

@@ -1,0 +1,219 @@
+// SQLite ledger on node:sqlite: one file under a data directory, WAL journal. Good for one relay
+// instance; deployments with several instances share a PostgreSQL ledger instead.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
+import {
+  type BeginResult,
+  type EventRef,
+  type Ledger,
+  type LedgerEntry,
+  LedgerError,
+  type LedgerState,
+  type NewLedgerEntry,
+  SETTLED_STATES,
+  type SettleInput,
+} from "./types.ts";
+
+export interface SqliteLedgerOptions {
+  /** File path, or ":memory:" for tests. */
+  readonly path: string;
+  /**
+   * "full" syncs the WAL on every commit (survives power loss); "normal" syncs at checkpoints (survives
+   * a killed process, may lose the last commits on power loss). Dojo's idempotency key still guards
+   * against a second refund either way.
+   */
+  readonly synchronous?: "full" | "normal";
+}
+
+type Row = {
+  source: string;
+  event_id: string;
+  idempotency_key: string;
+  request_hash: string;
+  payment_intent_id: string;
+  merchant_id: string | null;
+  amount: number;
+  currency_code: string;
+  state: LedgerState;
+  attempts: number;
+  first_seen_at: number;
+  updated_at: number;
+  refund_id: string | null;
+  outcome: string | null;
+  last_error: string | null;
+};
+
+function toEntry(row: Row): LedgerEntry {
+  return {
+    source: row.source,
+    eventId: row.event_id,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    paymentIntentId: row.payment_intent_id,
+    merchantId: row.merchant_id,
+    amount: Number(row.amount),
+    currencyCode: row.currency_code,
+    state: row.state,
+    attempts: Number(row.attempts),
+    firstSeenAt: new Date(Number(row.first_seen_at)),
+    updatedAt: new Date(Number(row.updated_at)),
+    refundId: row.refund_id,
+    outcome: row.outcome === null ? null : (JSON.parse(row.outcome) as unknown),
+    lastError: row.last_error,
+  };
+}
+
+function migrate(db: DatabaseSync): void {
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+  );
+  const current = db.prepare("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").get() as {
+    v: number;
+  };
+  for (const [index, sql] of SQLITE_MIGRATIONS.entries()) {
+    const version = index + 1;
+    if (version <= Number(current.v)) continue;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(sql);
+      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(
+        version,
+        Date.now(),
+      );
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}
+
+export class SqliteLedger implements Ledger {
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #byRef: StatementSync;
+  readonly #byKey: StatementSync;
+  readonly #submitting: StatementSync;
+  readonly #unknown: StatementSync;
+  readonly #settle: StatementSync;
+  readonly #published: StatementSync;
+
+  constructor(options: SqliteLedgerOptions) {
+    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    this.#db = new DatabaseSync(options.path);
+    this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+    this.#db.exec("PRAGMA busy_timeout = 5000");
+    migrate(this.#db);
+    this.#insert = this.#db.prepare(
+      `INSERT INTO refund_events (source, event_id, idempotency_key, request_hash, payment_intent_id,
+         merchant_id, amount, currency_code, state, attempts, first_seen_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, ?, ?)
+       ON CONFLICT DO NOTHING`,
+    );
+    this.#byRef = this.#db.prepare("SELECT * FROM refund_events WHERE source = ? AND event_id = ?");
+    this.#byKey = this.#db.prepare("SELECT * FROM refund_events WHERE idempotency_key = ?");
+    this.#submitting = this.#db.prepare(
+      `UPDATE refund_events SET state = 'submitting', attempts = attempts + 1, updated_at = ?
+       WHERE source = ? AND event_id = ? AND state IN ('received', 'submitting', 'unknown') RETURNING *`,
+    );
+    this.#unknown = this.#db.prepare(
+      `UPDATE refund_events SET state = 'unknown', last_error = ?, updated_at = ?
+       WHERE source = ? AND event_id = ? AND state IN ('received', 'submitting', 'unknown') RETURNING *`,
+    );
+    this.#settle = this.#db.prepare(
+      `UPDATE refund_events SET state = ?, outcome = ?, refund_id = ?, updated_at = ?
+       WHERE source = ? AND event_id = ? AND state IN ('received', 'submitting', 'unknown') RETURNING *`,
+    );
+    this.#published = this.#db.prepare(
+      `UPDATE refund_events SET state = 'published', updated_at = ?
+       WHERE source = ? AND event_id = ? AND state IN ('succeeded', 'failed', 'published') RETURNING *`,
+    );
+  }
+
+  #get(ref: EventRef): LedgerEntry | undefined {
+    const row = this.#byRef.get(ref.source, ref.eventId) as Row | undefined;
+    return row === undefined ? undefined : toEntry(row);
+  }
+
+  #require(ref: EventRef): LedgerEntry {
+    const entry = this.#get(ref);
+    if (entry === undefined) throw new LedgerError(`no ledger entry for event ${ref.source} ${ref.eventId}`);
+    return entry;
+  }
+
+  async begin(entry: NewLedgerEntry, now: Date): Promise<BeginResult> {
+    const at = now.getTime();
+    const inserted = this.#insert.run(
+      entry.source,
+      entry.eventId,
+      entry.idempotencyKey,
+      entry.requestHash,
+      entry.paymentIntentId,
+      entry.merchantId,
+      entry.amount,
+      entry.currencyCode,
+      at,
+      at,
+    );
+    const existing = this.#get(entry);
+    if (Number(inserted.changes) === 1 && existing !== undefined) return { kind: "new", entry: existing };
+    if (existing !== undefined) {
+      return existing.requestHash === entry.requestHash
+        ? { kind: "existing", entry: existing }
+        : { kind: "conflict", entry: existing, reason: "content" };
+    }
+    const owner = this.#byKey.get(entry.idempotencyKey) as Row | undefined;
+    if (owner === undefined) throw new LedgerError("ledger insert was refused for an unknown reason");
+    return { kind: "conflict", entry: toEntry(owner), reason: "key" };
+  }
+
+  async markSubmitting(ref: EventRef, now: Date): Promise<LedgerEntry> {
+    const row = this.#submitting.get(now.getTime(), ref.source, ref.eventId) as Row | undefined;
+    if (row !== undefined) return toEntry(row);
+    const entry = this.#require(ref);
+    throw new LedgerError(`cannot submit a refund for an event in state ${entry.state}`);
+  }
+
+  async markUnknown(ref: EventRef, error: string, now: Date): Promise<LedgerEntry> {
+    const row = this.#unknown.get(error.slice(0, 2000), now.getTime(), ref.source, ref.eventId) as
+      | Row
+      | undefined;
+    if (row !== undefined) return toEntry(row);
+    const entry = this.#require(ref);
+    throw new LedgerError(`cannot mark an event in state ${entry.state} as unknown`);
+  }
+
+  async settle(ref: EventRef, input: SettleInput, now: Date): Promise<LedgerEntry> {
+    const row = this.#settle.get(
+      input.state,
+      JSON.stringify(input.outcome),
+      input.refundId ?? null,
+      now.getTime(),
+      ref.source,
+      ref.eventId,
+    ) as Row | undefined;
+    if (row !== undefined) return toEntry(row);
+    // Already settled: the first stored outcome wins and is returned for publication.
+    const entry = this.#require(ref);
+    if (SETTLED_STATES.has(entry.state)) return entry;
+    throw new LedgerError(`cannot settle an event in state ${entry.state}`);
+  }
+
+  async markPublished(ref: EventRef, now: Date): Promise<LedgerEntry> {
+    const row = this.#published.get(now.getTime(), ref.source, ref.eventId) as Row | undefined;
+    if (row !== undefined) return toEntry(row);
+    const entry = this.#require(ref);
+    throw new LedgerError(`cannot mark an event in state ${entry.state} as published`);
+  }
+
+  async get(ref: EventRef): Promise<LedgerEntry | undefined> {
+    return this.#get(ref);
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

@@ -16,6 +16,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      first_seen_at     INTEGER NOT NULL,
      updated_at        INTEGER NOT NULL,
      refund_id         TEXT,
+     method            TEXT CHECK (method IN ('refund', 'reversal')),
      outcome           TEXT,
      last_error        TEXT,
      PRIMARY KEY (source, event_id)

@@ -12,6 +12,7 @@ import {
   LedgerError,
   type LedgerState,
   type NewLedgerEntry,
+  type RefundMethod,
   SETTLED_STATES,
   type SettleInput,
 } from "./types.ts";
@@ -41,6 +42,7 @@ type Row = {
   first_seen_at: number;
   updated_at: number;
   refund_id: string | null;
+  method: RefundMethod | null;
   outcome: string | null;
   last_error: string | null;
 };
@@ -60,6 +62,7 @@ function toEntry(row: Row): LedgerEntry {
     firstSeenAt: new Date(Number(row.first_seen_at)),
     updatedAt: new Date(Number(row.updated_at)),
     refundId: row.refund_id,
+    method: row.method,
     outcome: row.outcome === null ? null : (JSON.parse(row.outcome) as unknown),
     lastError: row.last_error,
   };
@@ -116,8 +119,9 @@ export class SqliteLedger implements Ledger {
     this.#byRef = this.#db.prepare("SELECT * FROM refund_events WHERE source = ? AND event_id = ?");
     this.#byKey = this.#db.prepare("SELECT * FROM refund_events WHERE idempotency_key = ?");
     this.#submitting = this.#db.prepare(
-      `UPDATE refund_events SET state = 'submitting', attempts = attempts + 1, updated_at = ?
-       WHERE source = ? AND event_id = ? AND state IN ('received', 'submitting', 'unknown') RETURNING *`,
+      `UPDATE refund_events SET state = 'submitting', attempts = attempts + 1, method = ?, updated_at = ?
+       WHERE source = ? AND event_id = ? AND state IN ('received', 'submitting', 'unknown')
+         AND (method IS NULL OR method = ?) RETURNING *`,
     );
     this.#unknown = this.#db.prepare(
       `UPDATE refund_events SET state = 'unknown', last_error = ?, updated_at = ?
@@ -170,10 +174,15 @@ export class SqliteLedger implements Ledger {
     return { kind: "conflict", entry: toEntry(owner), reason: "key" };
   }
 
-  async markSubmitting(ref: EventRef, now: Date): Promise<LedgerEntry> {
-    const row = this.#submitting.get(now.getTime(), ref.source, ref.eventId) as Row | undefined;
+  async markSubmitting(ref: EventRef, method: RefundMethod, now: Date): Promise<LedgerEntry> {
+    const row = this.#submitting.get(method, now.getTime(), ref.source, ref.eventId, method) as
+      | Row
+      | undefined;
     if (row !== undefined) return toEntry(row);
     const entry = this.#require(ref);
+    if (entry.method !== null && entry.method !== method) {
+      throw new LedgerError(`cannot submit a ${method} for an event already submitted as a ${entry.method}`);
+    }
     throw new LedgerError(`cannot submit a refund for an event in state ${entry.state}`);
   }
 

@@ -23,6 +23,8 @@ export type LedgerState = (typeof LEDGER_STATES)[number];
 /** States in which the outcome is decided and stored. */
 export const SETTLED_STATES: ReadonlySet<LedgerState> = new Set(["succeeded", "failed", "published"]);
 
+export type RefundMethod = "refund" | "reversal";
+
 export interface EventRef {
   readonly source: string;
   readonly eventId: string;
@@ -45,6 +47,8 @@ export interface LedgerEntry extends NewLedgerEntry {
   readonly firstSeenAt: Date;
   readonly updatedAt: Date;
   readonly refundId: string | null;
+  /** How Dojo was (or is being) asked: set by the first submission, kept for resumption. */
+  readonly method: RefundMethod | null;
   /** The outcome event as published (JSON), kept for re-publication. */
   readonly outcome: unknown;
   readonly lastError: string | null;
@@ -65,8 +69,12 @@ export interface SettleInput {
 export interface Ledger {
   /** Records the event unless it is known; tells which case applies. */
   begin(entry: NewLedgerEntry, now: Date): Promise<BeginResult>;
-  /** Called right before each Dojo call: state submitting, attempts + 1. */
-  markSubmitting(ref: EventRef, now: Date): Promise<LedgerEntry>;
+  /**
+   * Called right before each Dojo call: state submitting, attempts + 1. The method is recorded on the
+   * first submission; a later one with another method is refused, so a resumed event is never
+   * switched from a reversal to a refund.
+   */
+  markSubmitting(ref: EventRef, method: RefundMethod, now: Date): Promise<LedgerEntry>;
   /** The Dojo call ended without a definitive answer. */
   markUnknown(ref: EventRef, error: string, now: Date): Promise<LedgerEntry>;
   /** Stores the decided outcome. Refuses to overwrite a different settled outcome. */

@@ -45,7 +45,13 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
       const entry = sampleEntry({ merchantId: "m-1" });
       const result = await ledger.begin(entry, t0);
       expect(result.kind).toBe("new");
-      expect(result.entry).toMatchObject({ ...entry, state: "received", attempts: 0, refundId: null });
+      expect(result.entry).toMatchObject({
+        ...entry,
+        state: "received",
+        attempts: 0,
+        refundId: null,
+        method: null,
+      });
       expect(result.entry.firstSeenAt.toISOString()).toBe(t0.toISOString());
     });
 
@@ -53,7 +59,7 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
       const ledger = await fresh();
       const entry = sampleEntry();
       await ledger.begin(entry, t0);
-      await ledger.markSubmitting(entry, later(1));
+      await ledger.markSubmitting(entry, "refund", later(1));
       const again = await ledger.begin(entry, later(2));
       expect(again.kind).toBe("existing");
       expect(again.entry.state).toBe("submitting");
@@ -86,10 +92,10 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
       const ledger = await fresh();
       const entry = sampleEntry();
       await ledger.begin(entry, t0);
-      await ledger.markSubmitting(entry, later(1));
+      await ledger.markSubmitting(entry, "refund", later(1));
       const unknown = await ledger.markUnknown(entry, "timeout after sending", later(2));
       expect(unknown).toMatchObject({ state: "unknown", attempts: 1, lastError: "timeout after sending" });
-      const retried = await ledger.markSubmitting(entry, later(3));
+      const retried = await ledger.markSubmitting(entry, "refund", later(3));
       expect(retried).toMatchObject({ state: "submitting", attempts: 2 });
       expect(retried.updatedAt.toISOString()).toBe(later(3).toISOString());
     });
@@ -99,7 +105,7 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
       const entry = sampleEntry();
       const outcome = { id: "out-1", type: "refund.succeeded", data: { refundId: "rfnd_1", amount: 1250 } };
       await ledger.begin(entry, t0);
-      await ledger.markSubmitting(entry, later(1));
+      await ledger.markSubmitting(entry, "refund", later(1));
       const settled = await ledger.settle(
         entry,
         { state: "succeeded", outcome, refundId: "rfnd_1" },
@@ -125,8 +131,20 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
       const entry = sampleEntry();
       await ledger.begin(entry, t0);
       await ledger.settle(entry, { state: "failed", outcome: { code: "payment_not_found" } }, later(1));
-      await expect(ledger.markSubmitting(entry, later(2))).rejects.toThrow(/state failed/);
+      await expect(ledger.markSubmitting(entry, "refund", later(2))).rejects.toThrow(/state failed/);
       await expect(ledger.markUnknown(entry, "x", later(2))).rejects.toThrow(/state failed/);
+    });
+
+    it("records the method of the first submission and refuses to switch it", async () => {
+      const ledger = await fresh();
+      const entry = sampleEntry();
+      await ledger.begin(entry, t0);
+      expect((await ledger.get(entry))?.method).toBeNull();
+      expect(await ledger.markSubmitting(entry, "reversal", later(1))).toMatchObject({ method: "reversal" });
+      await expect(ledger.markSubmitting(entry, "refund", later(2))).rejects.toThrow(
+        /already submitted as a reversal/,
+      );
+      expect(await ledger.markSubmitting(entry, "reversal", later(3))).toMatchObject({ attempts: 2 });
     });
 
     it("refuses to publish an event whose outcome is not decided", async () => {
@@ -138,7 +156,7 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
 
     it("fails clearly for an event it has never seen", async () => {
       const ledger = await fresh();
-      await expect(ledger.markSubmitting(sampleEntry(), t0)).rejects.toThrow(/no ledger entry/);
+      await expect(ledger.markSubmitting(sampleEntry(), "refund", t0)).rejects.toThrow(/no ledger entry/);
       expect(await ledger.get(sampleEntry())).toBeUndefined();
     });
 
@@ -157,7 +175,7 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
         const inFlight = sampleEntry();
         const done = sampleEntry();
         await ledger.begin(inFlight, t0);
-        await ledger.markSubmitting(inFlight, later(1));
+        await ledger.markSubmitting(inFlight, "refund", later(1));
         await ledger.begin(done, t0);
         await ledger.settle(
           done,

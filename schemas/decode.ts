@@ -1,7 +1,7 @@
 // Reads a return.approved CloudEvent from a Kafka record or an SQS message, whichever content mode the producer
 // used, and validates it. Never throws on bad input: every failure becomes a DecodeResult the relay can act on.
 import { Buffer } from "node:buffer";
-import { fromZodIssues, type Issue, summarize } from "./issues.ts";
+import { fromZodIssues, type Issue, PARSE_OPTIONS, summarize } from "./issues.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "./limits.ts";
 import { EventId, EventSource, PaymentIntentId } from "./primitives.ts";
 import { type ReturnApprovedEvent, ReturnApprovedEventV1 } from "./return-approved.v1.ts";
@@ -117,7 +117,7 @@ function validate(envelope: Record<string, unknown>): DecodeResult {
       message: "binary data is not accepted; send the data as JSON in data",
     });
   }
-  const parsed = ReturnApprovedEventV1.safeParse(envelope);
+  const parsed = ReturnApprovedEventV1.safeParse(envelope, PARSE_OPTIONS);
   if (parsed.success && issues.length === 0) return { ok: true, event: parsed.data };
   if (!parsed.success) issues.push(...fromZodIssues(parsed.error.issues));
   const envelopeProblem = issues.some(

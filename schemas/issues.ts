@@ -49,6 +49,15 @@ export function fromZodIssues(
   return out.slice(0, MAX_ISSUES);
 }
 
+/**
+ * Per-parse error map: zod's default for an absent field ("expected string, received undefined") reads as a
+ * type problem; say what it is. Returning undefined keeps the schema's own message.
+ */
+export const PARSE_OPTIONS = {
+  error: (issue: { code: string; input?: unknown }) =>
+    issue.code === "invalid_type" && issue.input === undefined ? "is required" : undefined,
+};
+
 /** One line naming the first few fields, for logs and refund.failed messages. */
 export function summarize(prefix: string, issues: ReadonlyArray<Issue>, max = 1000): string {
   const shown = issues.slice(0, 3).map((i) => `${i.path === "" ? "(message)" : i.path}: ${i.message}`);

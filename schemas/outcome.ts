@@ -3,7 +3,7 @@
 import type { z } from "zod";
 import type { FailureCode } from "./failure-codes.ts";
 import { outcomeEventId } from "./identity.ts";
-import { fromZodIssues, type Issue, sanitizeText, summarize } from "./issues.ts";
+import { fromZodIssues, type Issue, PARSE_OPTIONS, sanitizeText, summarize } from "./issues.ts";
 import { LIMITS } from "./limits.ts";
 import { OUTCOME_CONTENT_TYPE, type Problem, type RefundMethod } from "./outcome-common.ts";
 import {
@@ -127,7 +127,7 @@ export function normalizeProblem(problem: ProblemInput): Problem {
 }
 
 function checked<T>(schema: z.ZodType<T>, type: string, candidate: unknown): T {
-  const result = schema.safeParse(candidate);
+  const result = schema.safeParse(candidate, PARSE_OPTIONS);
   if (!result.success) throw new OutcomeValidationError(type, fromZodIssues(result.error.issues));
   return result.data;
 }

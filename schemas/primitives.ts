@@ -135,7 +135,7 @@ export const DataSchemaUri = z
 /** `application/json`, optionally with a UTF-8 charset parameter. JSON data is the only kind accepted. */
 export const JsonContentType = z
   .string()
-  .regex(/^application\/json(?:\s*;\s*charset="?utf-8"?)?$/i, {
+  .regex(/^application\/json(?:\s*;\s*charset="?(?:utf-8|UTF-8)"?)?$/, {
     error: 'must be "application/json"',
   })
   .meta({ description: "Content type of data; always application/json." });

@@ -1,10 +1,57 @@
-import { type CliIo, EXIT_FAILURE, type Subcommand } from "./main.ts";
+import { ConfigError, loadConfig } from "../config.ts";
+import { createLogger } from "../logger.ts";
+import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Subcommand } from "./main.ts";
+import { startRelay } from "./relay-app.ts";
 
-// Placeholder until the subcommand lands.
+const HELP = `usage: refund-relay start
+
+Runs the relay with configuration from the environment until SIGTERM or SIGINT, then drains in-flight
+work (SHUTDOWN_TIMEOUT_MS) and exits 0. See README.md for every setting.
+`;
+
 export const startCommand: Subcommand = {
-  summary: "start (not available yet)",
-  async run(_args: readonly string[], io: CliIo): Promise<number> {
-    io.stderr.write("refund-relay start: not available in this build\n");
-    return EXIT_FAILURE;
+  summary: "run the relay",
+  async run(args: readonly string[], io: CliIo): Promise<number> {
+    if (args.includes("--help") || args.includes("-h")) {
+      io.stdout.write(HELP);
+      return EXIT_OK;
+    }
+    if (args.length > 0) {
+      io.stderr.write(`refund-relay start: unexpected argument "${args[0]}"\n\n${HELP}`);
+      return EXIT_USAGE;
+    }
+    let config: ReturnType<typeof loadConfig>;
+    try {
+      config = loadConfig(process.env);
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        io.stderr.write(`refund-relay start: ${error.message}\n`);
+        return EXIT_USAGE;
+      }
+      throw error;
+    }
+    const logger = createLogger({ level: config.logLevel });
+    let running: Awaited<ReturnType<typeof startRelay>>;
+    try {
+      running = await startRelay(config, logger);
+    } catch (error) {
+      logger.fatal({ err: error }, "refund-relay could not start");
+      return EXIT_FAILURE;
+    }
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
+    logger.info({ signal }, "shutting down");
+    let code = EXIT_OK;
+    try {
+      await running.stop();
+    } catch (error) {
+      logger.error({ err: error }, "shutdown failed");
+      code = EXIT_FAILURE;
+    }
+    // Everything is closed; a client library's stray timer must not keep the process alive.
+    setTimeout(() => process.exit(code), 1_000).unref();
+    return code;
   },
 };

@@ -1,0 +1,6 @@
+export { BatchingProducer } from "./batching-producer.ts";
+export { createKafka } from "./client.ts";
+export { headersToRecord } from "./headers.ts";
+export { PartitionOffsets } from "./offset-tracker.ts";
+export { KafkaRelay, type KafkaRelayOptions, type KafkaRelayStats, type MessageProcessor } from "./relay.ts";
+export { DEAD_LETTER_HEADERS, type KafkaOrigin, KafkaOutcomeSink, type KafkaSinkTopics } from "./sink.ts";

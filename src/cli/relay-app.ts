@@ -1,0 +1,81 @@
+// Wires a running relay from a validated configuration: ledger, Dojo client, pipeline and the Kafka
+// transport. The only place under src/ that knows about consumers/.
+import { createKafka, KafkaRelay } from "../../consumers/kafka/index.ts";
+import type { RelayConfig } from "../config.ts";
+import { createDojoClient } from "../dojo/index.ts";
+import { openLedger } from "../ledger/index.ts";
+import type { Logger } from "../logger.ts";
+import { RefundPipeline } from "../pipeline/index.ts";
+
+export interface RunningRelay {
+  readonly relay: KafkaRelay;
+  readonly pipeline: RefundPipeline;
+  /** Drains within the configured deadline and closes everything; resolves when done. */
+  stop(): Promise<{ abandoned: number }>;
+}
+
+export async function startRelay(config: RelayConfig, logger: Logger): Promise<RunningRelay> {
+  const kafkaSettings = config.kafka;
+  if (kafkaSettings === undefined) throw new Error("RELAY_SOURCE=kafka needs the KAFKA_* settings");
+  const ledger = await openLedger(config.ledger.url, { synchronous: config.ledger.synchronous });
+  const dojo = createDojoClient({
+    baseUrl: config.dojo.baseUrl,
+    apiVersion: config.dojo.apiVersion,
+    accounts: config.dojo.accounts,
+    connections: config.dojo.connections,
+    timeouts: { connectMs: config.dojo.connectTimeoutMs, totalMs: config.dojo.timeoutMs },
+    logger,
+  });
+  const relay = new KafkaRelay({
+    kafka: createKafka(kafkaSettings, logger),
+    groupId: kafkaSettings.groupId,
+    inputTopic: kafkaSettings.inputTopic,
+    topics: {
+      succeeded: kafkaSettings.succeededTopic,
+      failed: kafkaSettings.failedTopic,
+      deadLetter: kafkaSettings.dlqTopic,
+    },
+    outcomeMode: config.outcomeMode,
+    maxInFlightPerPartition: kafkaSettings.maxInFlightPerPartition,
+    logger,
+  });
+  const pipeline = new RefundPipeline(
+    {
+      eventSource: config.eventSource,
+      idempotencyNamespace: config.idempotencyNamespace,
+      maxMessageBytes: config.maxMessageBytes,
+      ...config.pipeline,
+    },
+    { ledger, dojo, sink: relay.sink, logger },
+  );
+  try {
+    await relay.start(pipeline);
+  } catch (error) {
+    await Promise.allSettled([ledger.close(), dojo.close()]);
+    throw error;
+  }
+  logger.info(
+    {
+      topic: kafkaSettings.inputTopic,
+      groupId: kafkaSettings.groupId,
+      dojo: config.dojo.baseUrl,
+      ledger: config.ledger.url,
+    },
+    "refund-relay started",
+  );
+  let stopping: Promise<{ abandoned: number }> | undefined;
+  return {
+    relay,
+    pipeline,
+    stop: () => {
+      stopping ??= (async () => {
+        const result = await relay.stop(config.shutdownTimeoutMs);
+        await dojo.close();
+        await ledger.close();
+        logger.info(result, "refund-relay stopped");
+        return result;
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,334 @@
+// Configuration: read from the environment once at start-up, validated with zod, every problem
+// reported in one message, then frozen. Nothing else in the process reads process.env.
+import { readFileSync } from "node:fs";
+import { inspect } from "node:util";
+import { z } from "zod";
+import { type DojoAccounts, loadDojoAccounts } from "./dojo/index.ts";
+import { DEFAULT_LEDGER_URL } from "./ledger/index.ts";
+
+/** Holds a secret so that logging, JSON-encoding or inspecting a config object never shows it. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toJSON(): string {
+    return "[redacted]";
+  }
+  toString(): string {
+    return "[redacted]";
+  }
+  [inspect.custom](): string {
+    return "Secret([redacted])";
+  }
+}
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === "true" || v === "1" || v === "yes"));
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return fallback;
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `must be an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const text = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? fallback : v.trim()));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+const topic = (fallback: string) =>
+  text(fallback).pipe(
+    z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, "must be a Kafka topic name ([A-Za-z0-9._-], 1-249 chars)"),
+  );
+
+const EnvSchema = z.object({
+  RELAY_SOURCE: z.enum(["kafka", "sqs"], { error: "must be kafka or sqs" }).default("kafka"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  EVENT_SOURCE: text("urn:refund-relay"),
+  OUTCOME_MODE: z
+    .enum(["structured", "binary"], { error: "must be structured or binary" })
+    .default("structured"),
+  IDEMPOTENCY_NAMESPACE: text("rr"),
+  MAX_MESSAGE_BYTES: int(262_144, 1024, 16 * 1024 * 1024),
+
+  KAFKA_BROKERS: optionalText,
+  KAFKA_CLIENT_ID: text("refund-relay"),
+  KAFKA_GROUP_ID: text("refund-relay"),
+  KAFKA_INPUT_TOPIC: topic("return.approved"),
+  KAFKA_SUCCEEDED_TOPIC: topic("refund.succeeded"),
+  KAFKA_FAILED_TOPIC: topic("refund.failed"),
+  KAFKA_DLQ_TOPIC: topic("return.approved.dlq"),
+  KAFKA_TRANSACTIONAL: bool(false),
+  KAFKA_TRANSACTIONAL_ID: optionalText,
+  KAFKA_SSL: bool(false),
+  KAFKA_SSL_CA_FILE: optionalText,
+  KAFKA_SSL_CERT_FILE: optionalText,
+  KAFKA_SSL_KEY_FILE: optionalText,
+  KAFKA_SSL_REJECT_UNAUTHORIZED: bool(true),
+  KAFKA_SASL_MECHANISM: z
+    .enum(["plain", "scram-sha-256", "scram-sha-512"], {
+      error: "must be plain, scram-sha-256 or scram-sha-512",
+    })
+    .optional(),
+  KAFKA_SASL_USERNAME: optionalText,
+  KAFKA_SASL_PASSWORD: optionalText,
+  KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(1000, 1, 100_000),
+
+  DOJO_BASE_URL: text("https://api.dojo.tech").pipe(z.url({ error: "must be an http(s) URL" })),
+  DOJO_API_KEY: optionalText,
+  DOJO_API_KEY_FILE: optionalText,
+  DOJO_ACCOUNTS_FILE: optionalText,
+  DOJO_ACCOUNTS_JSON: optionalText,
+  DOJO_API_VERSION: text("2026-02-27").pipe(
+    z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date like 2026-02-27"),
+  ),
+  DOJO_CONNECT_TIMEOUT_MS: int(5_000, 100, 120_000),
+  DOJO_TIMEOUT_MS: int(30_000, 100, 300_000),
+  DOJO_CONNECTIONS: int(32, 1, 1024),
+
+  LEDGER_URL: text(DEFAULT_LEDGER_URL),
+  LEDGER_SYNC: z.enum(["full", "normal"], { error: "must be full or normal" }).default("full"),
+
+  MAX_IN_FLIGHT: int(256, 1, 100_000),
+  PREFLIGHT: bool(true),
+  REVERSE_WHEN_AUTHORIZED: bool(false),
+  RETRY_MAX_ATTEMPTS: int(10, 1, 1000),
+  RETRY_MAX_AGE_MS: int(15 * 60_000, 1_000, 14 * 24 * 3_600_000),
+  RETRY_BASE_DELAY_MS: int(500, 1, 600_000),
+  RETRY_MAX_DELAY_MS: int(60_000, 1, 3_600_000),
+  SHUTDOWN_TIMEOUT_MS: int(30_000, 100, 600_000),
+  HTTP_PORT: int(0, 0, 65_535),
+});
+
+type Env = z.output<typeof EnvSchema>;
+
+export interface KafkaSettings {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly groupId: string;
+  readonly inputTopic: string;
+  readonly succeededTopic: string;
+  readonly failedTopic: string;
+  readonly dlqTopic: string;
+  readonly transactional: boolean;
+  readonly transactionalId: string;
+  readonly maxInFlightPerPartition: number;
+  readonly ssl:
+    | false
+    | {
+        readonly ca?: string;
+        readonly cert?: string;
+        readonly key?: Secret;
+        readonly rejectUnauthorized: boolean;
+      };
+  readonly sasl?: {
+    readonly mechanism: "plain" | "scram-sha-256" | "scram-sha-512";
+    readonly username: string;
+    readonly password: Secret;
+  };
+}
+
+export interface RelayConfig {
+  readonly source: "kafka" | "sqs";
+  readonly logLevel: Env["LOG_LEVEL"];
+  readonly eventSource: string;
+  readonly outcomeMode: "structured" | "binary";
+  readonly idempotencyNamespace: string;
+  readonly maxMessageBytes: number;
+  readonly kafka?: KafkaSettings;
+  readonly dojo: {
+    readonly baseUrl: string;
+    readonly apiVersion: string;
+    /** API keys per merchant (and a default); the object never reveals a key when logged. */
+    readonly accounts: DojoAccounts;
+    readonly connectTimeoutMs: number;
+    readonly timeoutMs: number;
+    readonly connections: number;
+  };
+  readonly ledger: { readonly url: string; readonly synchronous: "full" | "normal" };
+  readonly pipeline: {
+    readonly maxInFlight: number;
+    readonly preflight: boolean;
+    readonly reverseWhenAuthorized: boolean;
+    readonly retry: {
+      readonly maxAttempts: number;
+      readonly maxAgeMs: number;
+      readonly baseDelayMs: number;
+      readonly maxDelayMs: number;
+    };
+  };
+  readonly shutdownTimeoutMs: number;
+  readonly httpPort: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.problems = problems;
+  }
+}
+
+type FileReader = (path: string) => string;
+const readText: FileReader = (path) => readFileSync(path, "utf8");
+
+function deepFreeze<T>(value: T): T {
+  const plain =
+    value !== null &&
+    typeof value === "object" &&
+    [Object.prototype, Array.prototype, null].includes(Object.getPrototypeOf(value));
+  if (plain) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Parses and checks the environment; throws one ConfigError listing every problem. */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: FileReader = readText,
+): RelayConfig {
+  const parsed = EnvSchema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const tryRead = (name: string, path: string | undefined): string | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFile(path);
+    } catch (error) {
+      problems.push(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+      return undefined;
+    }
+  };
+
+  // The Dojo accounts loader checks key prefixes and the accounts document; its errors never quote a key.
+  let accounts: DojoAccounts | undefined;
+  try {
+    accounts = loadDojoAccounts({
+      apiKey: e.DOJO_API_KEY,
+      apiKeyFile: e.DOJO_API_KEY_FILE,
+      accountsJson: e.DOJO_ACCOUNTS_JSON,
+      accountsFile: e.DOJO_ACCOUNTS_FILE,
+    });
+  } catch (error) {
+    problems.push(`DOJO_API_KEY / DOJO_API_KEY_FILE / DOJO_ACCOUNTS_FILE: ${(error as Error).message}`);
+  }
+  if (accounts !== undefined && !accounts.hasDefault && accounts.merchantIds.length === 0) {
+    problems.push(
+      "DOJO_API_KEY: required (or DOJO_API_KEY_FILE, or DOJO_ACCOUNTS_FILE / DOJO_ACCOUNTS_JSON for several merchants)",
+    );
+  }
+  if (e.RETRY_MAX_DELAY_MS < e.RETRY_BASE_DELAY_MS) {
+    problems.push("RETRY_MAX_DELAY_MS: must not be below RETRY_BASE_DELAY_MS");
+  }
+
+  let kafka: KafkaSettings | undefined;
+  if (e.RELAY_SOURCE === "kafka") {
+    const brokers = (e.KAFKA_BROKERS ?? "")
+      .split(",")
+      .map((b) => b.trim())
+      .filter((b) => b !== "");
+    if (brokers.length === 0)
+      problems.push("KAFKA_BROKERS: required when RELAY_SOURCE=kafka (host:port,...)");
+    for (const b of brokers)
+      if (!/^[^\s:]+:\d{1,5}$/.test(b)) problems.push(`KAFKA_BROKERS: "${b}" is not host:port`);
+    let sasl: KafkaSettings["sasl"];
+    if (e.KAFKA_SASL_MECHANISM !== undefined) {
+      if (e.KAFKA_SASL_USERNAME === undefined)
+        problems.push("KAFKA_SASL_USERNAME: required with KAFKA_SASL_MECHANISM");
+      if (e.KAFKA_SASL_PASSWORD === undefined)
+        problems.push("KAFKA_SASL_PASSWORD: required with KAFKA_SASL_MECHANISM");
+      sasl = {
+        mechanism: e.KAFKA_SASL_MECHANISM,
+        username: e.KAFKA_SASL_USERNAME ?? "",
+        password: new Secret(e.KAFKA_SASL_PASSWORD ?? ""),
+      };
+    }
+    const ca = tryRead("KAFKA_SSL_CA_FILE", e.KAFKA_SSL_CA_FILE);
+    const cert = tryRead("KAFKA_SSL_CERT_FILE", e.KAFKA_SSL_CERT_FILE);
+    const key = tryRead("KAFKA_SSL_KEY_FILE", e.KAFKA_SSL_KEY_FILE);
+    kafka = {
+      brokers,
+      clientId: e.KAFKA_CLIENT_ID,
+      groupId: e.KAFKA_GROUP_ID,
+      inputTopic: e.KAFKA_INPUT_TOPIC,
+      succeededTopic: e.KAFKA_SUCCEEDED_TOPIC,
+      failedTopic: e.KAFKA_FAILED_TOPIC,
+      dlqTopic: e.KAFKA_DLQ_TOPIC,
+      transactional: e.KAFKA_TRANSACTIONAL,
+      transactionalId: e.KAFKA_TRANSACTIONAL_ID ?? `${e.KAFKA_GROUP_ID}-tx`,
+      maxInFlightPerPartition: e.KAFKA_MAX_IN_FLIGHT_PER_PARTITION,
+      ssl: e.KAFKA_SSL
+        ? {
+            rejectUnauthorized: e.KAFKA_SSL_REJECT_UNAUTHORIZED,
+            ...(ca === undefined ? {} : { ca }),
+            ...(cert === undefined ? {} : { cert }),
+            ...(key === undefined ? {} : { key: new Secret(key) }),
+          }
+        : false,
+      ...(sasl === undefined ? {} : { sasl }),
+    };
+  } else {
+    problems.push("RELAY_SOURCE: sqs is not available in this version; use kafka");
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze({
+    source: e.RELAY_SOURCE,
+    logLevel: e.LOG_LEVEL,
+    eventSource: e.EVENT_SOURCE,
+    outcomeMode: e.OUTCOME_MODE,
+    idempotencyNamespace: e.IDEMPOTENCY_NAMESPACE,
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    ...(kafka === undefined ? {} : { kafka }),
+    dojo: {
+      baseUrl: e.DOJO_BASE_URL,
+      apiVersion: e.DOJO_API_VERSION,
+      accounts: accounts as DojoAccounts,
+      connectTimeoutMs: e.DOJO_CONNECT_TIMEOUT_MS,
+      timeoutMs: e.DOJO_TIMEOUT_MS,
+      connections: e.DOJO_CONNECTIONS,
+    },
+    ledger: { url: e.LEDGER_URL, synchronous: e.LEDGER_SYNC },
+    pipeline: {
+      maxInFlight: e.MAX_IN_FLIGHT,
+      preflight: e.PREFLIGHT,
+      reverseWhenAuthorized: e.REVERSE_WHEN_AUTHORIZED,
+      retry: {
+        maxAttempts: e.RETRY_MAX_ATTEMPTS,
+        maxAgeMs: e.RETRY_MAX_AGE_MS,
+        baseDelayMs: e.RETRY_BASE_DELAY_MS,
+        maxDelayMs: e.RETRY_MAX_DELAY_MS,
+      },
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    httpPort: e.HTTP_PORT,
+  });
+}

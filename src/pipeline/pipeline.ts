@@ -1,0 +1,453 @@
+// The transport-free refund pipeline: decode -> validate -> plan -> ledger -> preflight -> Dojo ->
+// classify -> publish -> settle, one result per message. Transports (Kafka, SQS) hand messages in and
+// ack exactly those whose result is "published" or "dead-lettered".
+import {
+  type DecodeResult,
+  decodeReturnApproved,
+  idempotencyKeyFor,
+  type ReturnApprovedEvent,
+} from "../../schemas/index.ts";
+import type { DojoClient } from "../dojo/index.ts";
+import type { Ledger, LedgerEntry, RefundMethod } from "../ledger/index.ts";
+import { SETTLED_STATES } from "../ledger/index.ts";
+import type { Logger } from "../logger.ts";
+import { backoffDelay, sleep } from "./backoff.ts";
+import { classifyReadError, classifyWriteError, type Decision } from "./classify.ts";
+import { invalidEventOutcome } from "./invalid-event.ts";
+import { failedOutcome, type OutcomeContext, succeededOutcome } from "./outcomes.ts";
+import { preflightVerdict } from "./preflight.ts";
+import { requestHash } from "./request-hash.ts";
+import { KeyedScheduler } from "./scheduler.ts";
+import type {
+  DeadLetterReason,
+  DeliveryContext,
+  InboundMessage,
+  MessageResult,
+  OutcomeEvent,
+  OutcomeSink,
+} from "./types.ts";
+
+export interface PipelineSettings {
+  /** CloudEvents source of the outcome events we publish. */
+  readonly eventSource: string;
+  readonly idempotencyNamespace: string;
+  readonly maxMessageBytes: number;
+  /** Messages worked on at once, across payment intents. */
+  readonly maxInFlight: number;
+  readonly preflight: boolean;
+  readonly reverseWhenAuthorized: boolean;
+  /** Budget of one delivery: Dojo attempts and wall-clock age before the message is parked. */
+  readonly retry: {
+    readonly maxAttempts: number;
+    readonly maxAgeMs: number;
+    readonly baseDelayMs: number;
+    readonly maxDelayMs: number;
+  };
+}
+
+export interface PipelineDeps {
+  readonly ledger: Ledger;
+  readonly dojo: Pick<DojoClient, "createRefund" | "createReversal" | "getPaymentIntent">;
+  readonly sink: OutcomeSink;
+  readonly logger: Logger;
+  readonly now?: () => Date;
+  readonly random?: () => number;
+}
+
+/** Thrown inside a delivery when the transport asked to stop; turns into an "abandoned" result. */
+class Stopped extends Error {}
+
+/** Per-delivery bookkeeping for the retry budget. */
+interface Delivery {
+  readonly message: InboundMessage;
+  readonly ctx: DeliveryContext;
+  readonly startedAt: number;
+  tries: number;
+}
+
+type Settlement =
+  | { readonly state: "succeeded"; readonly refundId: string; readonly method: RefundMethod }
+  | {
+      readonly state: "failed";
+      readonly decision: Extract<Decision, { kind: "fail" }>;
+      readonly method: RefundMethod;
+    };
+
+export class RefundPipeline {
+  readonly #s: PipelineSettings;
+  readonly #d: PipelineDeps;
+  readonly #now: () => Date;
+  readonly #random: () => number;
+  readonly #scheduler: KeyedScheduler;
+  readonly #log: Logger;
+
+  constructor(settings: PipelineSettings, deps: PipelineDeps) {
+    this.#s = settings;
+    this.#d = deps;
+    this.#now = deps.now ?? (() => new Date());
+    this.#random = deps.random ?? Math.random;
+    this.#scheduler = new KeyedScheduler(settings.maxInFlight);
+    this.#log = deps.logger;
+  }
+
+  /** Messages holding a work slot right now. */
+  get inFlight(): number {
+    return this.#scheduler.running + this.#scheduler.queued;
+  }
+
+  /**
+   * Processes one message to a result. Messages for the same payment intent are processed one at a
+   * time in the order of their calls; others run concurrently up to maxInFlight.
+   */
+  process(message: InboundMessage, ctx: DeliveryContext = {}): Promise<MessageResult> {
+    const decoded = decodeReturnApproved(message, { maxBytes: this.#s.maxMessageBytes });
+    const key = decoded.ok ? decoded.event.data.paymentIntentId : undefined;
+    const delivery: Delivery = { message, ctx, startedAt: this.#now().getTime(), tries: 0 };
+    return this.#scheduler.run(key, () => this.#deliver(delivery, decoded));
+  }
+
+  async #deliver(delivery: Delivery, decoded: DecodeResult): Promise<MessageResult> {
+    // Unexpected failures (ledger I/O, a broker outage while publishing, a bug) are retried with the
+    // same budget as Dojo failures: every step below is idempotent thanks to the ledger.
+    for (;;) {
+      try {
+        return decoded.ok
+          ? await this.#handle(delivery, decoded.event)
+          : await this.#rejectInvalid(delivery, decoded);
+      } catch (error) {
+        if (error instanceof Stopped)
+          return { status: "abandoned", reason: "stopped before the message settled" };
+        const message = error instanceof Error ? error.message : String(error);
+        delivery.tries += 1;
+        this.#log.error({ err: error, tries: delivery.tries }, "message processing failed; retrying");
+        if (this.#budgetSpent(delivery)) {
+          return this.#park(delivery, {
+            code: "internal_error",
+            message: `processing failed repeatedly: ${message}`,
+            attempts: delivery.tries,
+            firstSeenAt: new Date(delivery.startedAt),
+            ...(decoded.ok ? { eventId: decoded.event.id, source: decoded.event.source } : {}),
+          });
+        }
+        await this.#wait(delivery, undefined);
+      }
+    }
+  }
+
+  /** Undecodable or invalid events: answered with refund.failed when they carry an id, else parked. */
+  async #rejectInvalid(
+    delivery: Delivery,
+    decoded: Extract<DecodeResult, { ok: false }>,
+  ): Promise<MessageResult> {
+    const { eventId, source } = decoded;
+    if (eventId !== undefined && source !== undefined) {
+      const outcome = invalidEventOutcome(this.#s.eventSource, { ...decoded, eventId, source }, this.#now());
+      await this.#publish(delivery, outcome);
+      this.#log.warn(
+        { eventId: decoded.eventId, source: decoded.source, problem: decoded.message },
+        "invalid event answered",
+      );
+      return { status: "published", outcome, replayed: false };
+    }
+    return this.#park(delivery, {
+      code: decoded.stage === "unparseable" ? "unparseable" : "invalid_envelope",
+      message: decoded.message,
+      attempts: 0,
+      firstSeenAt: new Date(delivery.startedAt),
+      ...(decoded.eventId === undefined ? {} : { eventId: decoded.eventId }),
+      ...(decoded.source === undefined ? {} : { source: decoded.source }),
+    });
+  }
+
+  async #handle(delivery: Delivery, event: ReturnApprovedEvent): Promise<MessageResult> {
+    const { data } = event;
+    const idempotencyKey = idempotencyKeyFor(event, { namespace: this.#s.idempotencyNamespace });
+    const ref = { source: event.source, eventId: event.id };
+    const begun = await this.#d.ledger.begin(
+      {
+        ...ref,
+        idempotencyKey,
+        requestHash: requestHash(data),
+        paymentIntentId: data.paymentIntentId,
+        merchantId: data.merchantId ?? null,
+        amount: data.amount.value,
+        currencyCode: data.amount.currencyCode,
+      },
+      this.#now(),
+    );
+    const outcomeCtx = (entry: LedgerEntry, method: RefundMethod): OutcomeContext => ({
+      source: this.#s.eventSource,
+      event,
+      idempotencyKey,
+      method,
+      attempts: entry.attempts,
+      processedAt: this.#now(),
+    });
+
+    if (begun.kind === "conflict") {
+      // The stored row belongs to the first version of the event; nothing is called or stored for this one.
+      const outcome = failedOutcome(
+        outcomeCtx(begun.entry, begun.entry.method ?? "refund"),
+        "idempotency_conflict",
+        begun.reason === "content"
+          ? "this event id was already processed with different content; no refund was attempted for this version"
+          : "the idempotency key derived from this event already belongs to another event; no refund was attempted",
+      );
+      await this.#publish(delivery, outcome);
+      this.#log.warn(
+        { eventId: event.id, source: event.source, reason: begun.reason },
+        "idempotency conflict",
+      );
+      return { status: "published", outcome, replayed: false };
+    }
+
+    let entry = begun.entry;
+    if (!SETTLED_STATES.has(entry.state)) {
+      const settlement = await this.#settleWithDojo(delivery, event, entry, idempotencyKey);
+      if (settlement === undefined) {
+        const latest = (await this.#d.ledger.get(ref)) ?? entry;
+        return this.#park(delivery, {
+          code: "retry_budget_exhausted",
+          message: `no definitive answer from Dojo after ${delivery.tries} tries in this delivery (last error: ${latest.lastError ?? "none"}); the refund may or may not exist: retry later with the same event`,
+          attempts: latest.attempts,
+          firstSeenAt: latest.firstSeenAt,
+          eventId: event.id,
+          source: event.source,
+        });
+      }
+      const current = (await this.#d.ledger.get(ref)) ?? entry;
+      const ctx = outcomeCtx(current, settlement.method);
+      const outcome =
+        settlement.state === "succeeded"
+          ? succeededOutcome(ctx, settlement.refundId)
+          : failedOutcome(
+              ctx,
+              settlement.decision.code,
+              settlement.decision.message,
+              settlement.decision.error,
+            );
+      entry = await this.#d.ledger.settle(
+        ref,
+        settlement.state === "succeeded"
+          ? { state: "succeeded", outcome, refundId: settlement.refundId }
+          : { state: "failed", outcome },
+        this.#now(),
+      );
+      await this.#publish(delivery, entry.outcome as OutcomeEvent);
+      await this.#d.ledger.markPublished(ref, this.#now());
+      this.#log.info(
+        {
+          eventId: event.id,
+          paymentIntentId: data.paymentIntentId,
+          type: (entry.outcome as OutcomeEvent).type,
+          attempts: entry.attempts,
+        },
+        "refund settled",
+      );
+      return { status: "published", outcome: entry.outcome as OutcomeEvent, replayed: false };
+    }
+
+    // Settled before (a redelivery, or a crash after settling): re-publish what is stored, call nothing.
+    const stored = entry.outcome as OutcomeEvent;
+    await this.#publish(delivery, stored);
+    if (entry.state !== "published") await this.#d.ledger.markPublished(ref, this.#now());
+    this.#log.debug({ eventId: event.id, type: stored.type }, "re-published stored outcome");
+    return { status: "published", outcome: stored, replayed: true };
+  }
+
+  /**
+   * Gets a definitive answer from Dojo, retrying indeterminate ones with the same idempotency key.
+   * Returns undefined when the delivery's budget runs out first.
+   */
+  async #settleWithDojo(
+    delivery: Delivery,
+    event: ReturnApprovedEvent,
+    start: LedgerEntry,
+    idempotencyKey: string,
+  ): Promise<Settlement | undefined> {
+    const ref = { source: event.source, eventId: event.id };
+    const { data } = event;
+    let entry = start;
+    for (;;) {
+      this.#checkStop(delivery);
+      let method: RefundMethod = entry.method ?? "refund";
+      let decision: Decision | undefined;
+      const signal = delivery.ctx.abort;
+
+      // Preflight only before the first submission: once Dojo may hold our refund, the intent's
+      // refundable amount already includes it and would wrongly say "exceeds refundable".
+      if (entry.attempts === 0 && entry.method === null && this.#s.preflight) {
+        const read = await this.#d.dojo.getPaymentIntent({
+          paymentIntentId: data.paymentIntentId,
+          ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
+          ...(signal === undefined ? {} : { signal }),
+        });
+        if (!read.ok) {
+          decision = classifyReadError(read.error);
+        } else {
+          const verdict = preflightVerdict(read.value, data, {
+            reverseWhenAuthorized: this.#s.reverseWhenAuthorized,
+          });
+          if (verdict.kind === "fail")
+            decision = { kind: "fail", code: verdict.code, message: verdict.message };
+          else method = verdict.kind;
+        }
+      }
+
+      if (decision === undefined) {
+        this.#checkStop(delivery);
+        entry = await this.#d.ledger.markSubmitting(ref, method, this.#now());
+        const answer =
+          method === "refund"
+            ? await this.#refund(data, idempotencyKey, signal)
+            : await this.#reverse(entry, data, signal);
+        if (answer.ok) return { state: "succeeded", refundId: answer.id, method };
+        decision = answer.decision;
+        if (decision.kind === "retry") {
+          entry = await this.#d.ledger.markUnknown(
+            ref,
+            `${decision.error.code}: ${decision.error.message}`,
+            this.#now(),
+          );
+        }
+      }
+
+      if (decision.kind === "fail") return { state: "failed", decision, method };
+      delivery.tries += 1;
+      this.#log.warn(
+        {
+          eventId: event.id,
+          paymentIntentId: data.paymentIntentId,
+          code: decision.error.code,
+          tries: delivery.tries,
+        },
+        "no definitive answer from Dojo; will retry with the same idempotency key",
+      );
+      if (this.#budgetSpent(delivery)) return undefined;
+      await this.#wait(delivery, decision.error.retryAfterMs);
+    }
+  }
+
+  async #refund(
+    data: ReturnApprovedEvent["data"],
+    idempotencyKey: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ ok: true; id: string } | { ok: false; decision: Decision }> {
+    const result = await this.#d.dojo.createRefund({
+      paymentIntentId: data.paymentIntentId,
+      amount: data.amount.value,
+      refundReason: data.reason,
+      idempotencyKey,
+      ...(data.notes === undefined ? {} : { notes: data.notes }),
+      ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+    if (result.ok) return { ok: true, id: result.value.refundId };
+    return { ok: false, decision: classifyWriteError(result.error, "refund") };
+  }
+
+  /**
+   * Reversals carry no idempotency key at Dojo, so a repeated attempt first re-reads the intent: if
+   * it is already Reversed, the earlier attempt worked.
+   */
+  async #reverse(
+    entry: LedgerEntry,
+    data: ReturnApprovedEvent["data"],
+    signal: AbortSignal | undefined,
+  ): Promise<{ ok: true; id: string } | { ok: false; decision: Decision }> {
+    const target = {
+      paymentIntentId: data.paymentIntentId,
+      ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
+      ...(signal === undefined ? {} : { signal }),
+    };
+    if (entry.attempts > 1) {
+      const read = await this.#d.dojo.getPaymentIntent(target);
+      if (!read.ok) return { ok: false, decision: { kind: "retry", error: read.error } };
+      if (read.value.status === "Reversed") return { ok: true, id: `reversal-of-${data.paymentIntentId}` };
+      if (read.value.status !== "Authorized") {
+        return {
+          ok: false,
+          decision: {
+            kind: "fail",
+            code: "payment_not_refundable",
+            message: `the payment intent is ${read.value.status}`,
+          },
+        };
+      }
+    }
+    const result = await this.#d.dojo.createReversal(target);
+    if (result.ok) return { ok: true, id: result.value.reversalId };
+    return { ok: false, decision: classifyWriteError(result.error, "reversal") };
+  }
+
+  #budgetSpent(delivery: Delivery): boolean {
+    const age = this.#now().getTime() - delivery.startedAt;
+    return delivery.tries >= this.#s.retry.maxAttempts || age >= this.#s.retry.maxAgeMs;
+  }
+
+  /** Before new work toward Dojo: a stopping consumer starts nothing new. */
+  #checkStop(delivery: Delivery): void {
+    if (delivery.ctx.stop?.aborted === true) throw new Stopped();
+    this.#checkFenced(delivery);
+  }
+
+  /**
+   * Before publishing: only fencing prevents it. A stopping consumer still publishes what has settled,
+   * so a drain commits every refund that Dojo answered.
+   */
+  #checkFenced(delivery: Delivery): void {
+    if (delivery.ctx.fenced?.() === true) throw new Stopped();
+  }
+
+  async #wait(delivery: Delivery, retryAfterMs: number | undefined): Promise<void> {
+    const remaining = delivery.startedAt + this.#s.retry.maxAgeMs - this.#now().getTime();
+    const delay = Math.max(
+      0,
+      Math.min(remaining, backoffDelay(this.#s.retry, delivery.tries, this.#random, retryAfterMs)),
+    );
+    const waited = await sleep(delay, delivery.ctx.stop);
+    if (!waited) throw new Stopped();
+  }
+
+  /** Publishes, retrying transport failures until the message is stopped or fenced. */
+  async #publish(delivery: Delivery, outcome: OutcomeEvent): Promise<void> {
+    for (let failures = 0; ; failures++) {
+      this.#checkFenced(delivery);
+      try {
+        await this.#d.sink.publish(outcome);
+        return;
+      } catch (error) {
+        this.#log.error(
+          { err: error, outcomeId: outcome.id, failures: failures + 1 },
+          "publishing an outcome failed; retrying",
+        );
+        const waited = await sleep(
+          backoffDelay(this.#s.retry, failures + 1, this.#random),
+          delivery.ctx.stop,
+        );
+        if (!waited) throw new Stopped();
+      }
+    }
+  }
+
+  async #park(delivery: Delivery, reason: DeadLetterReason): Promise<MessageResult> {
+    for (let failures = 0; ; failures++) {
+      this.#checkFenced(delivery);
+      try {
+        await this.#d.sink.deadLetter(delivery.message, reason);
+        break;
+      } catch (error) {
+        this.#log.error({ err: error, failures: failures + 1 }, "dead-lettering failed; retrying");
+        const waited = await sleep(
+          backoffDelay(this.#s.retry, failures + 1, this.#random),
+          delivery.ctx.stop,
+        );
+        if (!waited) return { status: "abandoned", reason: "stopped while dead-lettering" };
+      }
+    }
+    const log =
+      reason.code === "retry_budget_exhausted" || reason.code === "internal_error" ? "error" : "warn";
+    this.#log[log]({ ...reason, alert: reason.code === "retry_budget_exhausted" }, "message dead-lettered");
+    return { status: "dead-lettered", reason };
+  }
+}

@@ -1,0 +1,50 @@
+// What the pipeline needs from the outside (ports) and what it returns per message.
+import type { InboundMessage, OutcomeEvent } from "../../schemas/index.ts";
+
+export type { InboundMessage, OutcomeEvent } from "../../schemas/index.ts";
+
+/** Why a message was parked instead of answered. Carried by the dead letter. */
+export interface DeadLetterReason {
+  readonly code: "unparseable" | "invalid_envelope" | "retry_budget_exhausted" | "internal_error";
+  readonly message: string;
+  /** Dojo calls made for the event so far (0 when it never reached Dojo). */
+  readonly attempts: number;
+  readonly firstSeenAt: Date;
+  readonly eventId?: string;
+  readonly source?: string;
+}
+
+/** Where outcomes and dead letters go; implemented by each transport (Kafka, SQS). */
+export interface OutcomeSink {
+  publish(outcome: OutcomeEvent): Promise<void>;
+  deadLetter(message: InboundMessage, reason: DeadLetterReason): Promise<void>;
+}
+
+/** Signals from the transport for one delivery. */
+export interface DeliveryContext {
+  /** Fires when the consumer stops: no new attempt or wait begins; unsettled work is abandoned. */
+  readonly stop?: AbortSignal;
+  /** Fires at the drain deadline: Dojo calls in flight are cancelled. */
+  readonly abort?: AbortSignal;
+  /** True once the transport no longer owns the message (partition revoked): nothing is published. */
+  readonly fenced?: () => boolean;
+}
+
+export type MessageResult =
+  | {
+      /** The outcome is published; the transport may ack/commit the message. */
+      readonly status: "published";
+      readonly outcome: OutcomeEvent;
+      /** True when the outcome came from the ledger (redelivery), without a Dojo call. */
+      readonly replayed: boolean;
+    }
+  | {
+      /** Parked on the dead-letter destination; the transport may ack/commit the message. */
+      readonly status: "dead-lettered";
+      readonly reason: DeadLetterReason;
+    }
+  | {
+      /** Not settled (shutdown or fencing): the transport must NOT ack; the message will be redelivered. */
+      readonly status: "abandoned";
+      readonly reason: string;
+    };

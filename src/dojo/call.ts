@@ -1,0 +1,136 @@
+// One logical call to Dojo: attempts, interpretation of each response, and the retry decision.
+import type { Logger } from "../logger.ts";
+import type { DojoAccount, DojoAccounts } from "./accounts.ts";
+import { type DojoError, type DojoResult, dojoError } from "./errors.ts";
+import { isJsonMediaType, parseProblem } from "./problem.ts";
+import { nextDelay, type RetryPolicy, sleep } from "./retry.ts";
+import { classifyStatus, parseRetryAfter } from "./status.ts";
+import type { DojoTransport, HttpResponse } from "./transport.ts";
+
+/** Which failures a call may retry on its own. */
+export type RetryMode =
+  /** Reads and keyed refunds: anything not definitive (the refund resends the same key). */
+  | "unless-definitive"
+  /** Capture, reversal and intent creation have no idempotency key: only "never sent" failures. */
+  | "only-unsent";
+
+export interface CallSpec<T> {
+  readonly operation: string;
+  readonly account: DojoAccount;
+  readonly merchantId: string | undefined;
+  readonly method: "GET" | "POST";
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body?: string | undefined;
+  readonly idempotencyKey?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly retry: RetryMode;
+  /** Turns a 2xx JSON body into the result, or undefined when it lacks what we rely on. */
+  readonly read: (json: unknown) => T | undefined;
+}
+
+export interface CallContext {
+  readonly transport: DojoTransport;
+  readonly accounts: DojoAccounts;
+  readonly policy: RetryPolicy;
+  readonly random: () => number;
+  readonly logger: Logger;
+}
+
+export async function runCall<T>(ctx: CallContext, spec: CallSpec<T>): Promise<DojoResult<T>> {
+  const started = performance.now();
+  const log = {
+    op: spec.operation,
+    merchantId: spec.merchantId,
+    account: spec.account.fingerprint,
+    idempotencyKey: spec.idempotencyKey,
+  };
+  for (let attempt = 1; ; attempt++) {
+    const attemptStart = performance.now();
+    const outcome = await attemptOnce(ctx, spec);
+    const durationMs = Math.round(performance.now() - attemptStart);
+    if (outcome.ok) {
+      ctx.logger.debug({ ...log, attempt, durationMs }, "dojo call succeeded");
+      return { ok: true, value: outcome.value, attempts: attempt };
+    }
+    const error = scrubError(ctx.accounts, outcome.error);
+    const delay = mayRetry(spec.retry, error)
+      ? nextDelay({
+          failures: attempt,
+          elapsedMs: performance.now() - started,
+          retryAfterMs: error.retryAfterMs,
+          policy: ctx.policy,
+          random: ctx.random,
+        })
+      : undefined;
+    const fields = { ...log, attempt, durationMs, code: error.code, kind: error.kind, status: error.status };
+    if (delay === undefined || !(await sleepUnlessAborted(delay, spec.signal, ctx, fields))) {
+      ctx.logger.debug(fields, "dojo call failed");
+      return { ok: false, error, attempts: attempt };
+    }
+  }
+}
+
+async function sleepUnlessAborted(
+  delay: number,
+  signal: AbortSignal | undefined,
+  ctx: CallContext,
+  fields: Record<string, unknown>,
+): Promise<boolean> {
+  ctx.logger.warn({ ...fields, retryInMs: delay }, "dojo call failed, retrying");
+  return sleep(delay, signal);
+}
+
+function mayRetry(mode: RetryMode, error: DojoError): boolean {
+  if (error.code === "aborted") return false;
+  return mode === "unless-definitive" ? error.kind !== "definitive" : error.kind === "retryable";
+}
+
+type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: DojoError };
+
+async function attemptOnce<T>(ctx: CallContext, spec: CallSpec<T>): Promise<AttemptOutcome<T>> {
+  if (spec.signal?.aborted)
+    return { ok: false, error: dojoError("aborted", "the caller aborted the request") };
+  const sent = await ctx.transport.send({
+    account: spec.account,
+    method: spec.method,
+    path: spec.path,
+    headers: spec.headers,
+    body: spec.body,
+    signal: spec.signal,
+  });
+  if (!sent.ok) return sent;
+  return interpret(sent.response, spec);
+}
+
+function interpret<T>(res: HttpResponse, spec: CallSpec<T>): AttemptOutcome<T> {
+  if (res.status >= 200 && res.status < 300) {
+    const value = isJsonMediaType(res.contentType) ? spec.read(parseJson(res.bodyText)) : undefined;
+    if (value !== undefined) return { ok: true, value };
+    return {
+      ok: false,
+      error: dojoError("unexpected_response", `Dojo answered HTTP ${res.status} with a body we cannot read`, {
+        status: res.status,
+      }),
+    };
+  }
+  const problem = parseProblem(res.contentType, res.bodyText);
+  const retryAfterMs = parseRetryAfter(res.retryAfter);
+  const idempotent = spec.idempotencyKey !== undefined;
+  return { ok: false, error: classifyStatus({ status: res.status, problem, retryAfterMs, idempotent }) };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Messages and problem texts may quote foreign text; make sure no configured key survives in them. */
+function scrubError(accounts: DojoAccounts, error: DojoError): DojoError {
+  const text = JSON.stringify(error);
+  const clean = accounts.scrub(text);
+  return clean === text ? error : (JSON.parse(clean) as DojoError);
+}

@@ -1,0 +1,131 @@
+// One undici keep-alive pool per Dojo account (keyed by key fingerprint, never by the key), and one
+// HTTP exchange with real deadlines: connect, headers and body timeouts in undici, plus a total
+// deadline through an AbortSignal that destroys the socket when it fires.
+import { Pool } from "undici";
+import type { DojoAccount } from "./accounts.ts";
+import type { DojoError } from "./errors.ts";
+import { classifyTransportError } from "./transport-errors.ts";
+
+export interface DojoTimeouts {
+  /** TCP/TLS connect; failure here means nothing was sent. */
+  readonly connectMs: number;
+  /** From sending the request to the end of the response headers. */
+  readonly headersMs: number;
+  /** Longest gap between two chunks of the response body. */
+  readonly bodyMs: number;
+  /** Whole attempt, whatever phase it is in. */
+  readonly totalMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: DojoTimeouts = {
+  connectMs: 5_000,
+  headersMs: 15_000,
+  bodyMs: 10_000,
+  totalMs: 30_000,
+};
+
+const MAX_RESPONSE_BYTES = 1_048_576;
+
+export interface HttpRequest {
+  readonly account: DojoAccount;
+  readonly method: "GET" | "POST";
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly contentType: string | undefined;
+  readonly retryAfter: string | undefined;
+  readonly bodyText: string;
+}
+
+export type HttpOutcome =
+  | { readonly ok: true; readonly response: HttpResponse }
+  | { readonly ok: false; readonly error: DojoError };
+
+export class DojoTransport {
+  readonly #origin: string;
+  readonly #basePath: string;
+  readonly #timeouts: DojoTimeouts;
+  readonly #connections: number;
+  readonly #pools = new Map<string, Pool>();
+  #closed = false;
+
+  constructor(baseUrl: string, timeouts: DojoTimeouts, connections: number) {
+    const url = new URL(baseUrl);
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("baseUrl must be http(s)");
+    this.#origin = url.origin;
+    this.#basePath = url.pathname.replace(/\/+$/, "");
+    this.#timeouts = timeouts;
+    this.#connections = connections;
+  }
+
+  async send(request: HttpRequest): Promise<HttpOutcome> {
+    const pool = this.#pool(request.account.fingerprint);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error("total deadline")), this.#timeouts.totalMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, deadline.signal]) : deadline.signal;
+    try {
+      const res = await pool.request({
+        method: request.method,
+        path: this.#basePath + request.path,
+        headers: request.headers,
+        body: request.body ?? null,
+        signal,
+        headersTimeout: this.#timeouts.headersMs,
+        bodyTimeout: this.#timeouts.bodyMs,
+      });
+      const bodyText = await res.body.text();
+      return {
+        ok: true,
+        response: {
+          status: res.statusCode,
+          contentType: header(res.headers["content-type"]),
+          retryAfter: header(res.headers["retry-after"]),
+          bodyText,
+        },
+      };
+    } catch (error) {
+      const abort = {
+        callerAborted: request.signal?.aborted === true,
+        deadlineFired: deadline.signal.aborted,
+        totalMs: this.#timeouts.totalMs,
+      };
+      return { ok: false, error: classifyTransportError(error, abort) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
+  }
+
+  #pool(fingerprint: string): Pool {
+    if (this.#closed) throw new Error("the Dojo client is closed");
+    let pool = this.#pools.get(fingerprint);
+    if (pool === undefined) {
+      pool = new Pool(this.#origin, {
+        connections: this.#connections,
+        connectTimeout: this.#timeouts.connectMs,
+        headersTimeout: this.#timeouts.headersMs,
+        bodyTimeout: this.#timeouts.bodyMs,
+        keepAliveTimeout: 30_000,
+        maxResponseSize: MAX_RESPONSE_BYTES,
+        pipelining: 1,
+      });
+      this.#pools.set(fingerprint, pool);
+    }
+    return pool;
+  }
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

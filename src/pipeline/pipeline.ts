@@ -187,7 +187,7 @@ export class RefundPipeline {
     if (begun.kind === "conflict") {
       // The stored row belongs to the first version of the event; nothing is called or stored for this one.
       const outcome = failedOutcome(
-        outcomeCtx(begun.entry, begun.entry.method ?? "refund"),
+        { ...outcomeCtx(begun.entry, begun.entry.method ?? "refund"), attempts: 0 },
         "idempotency_conflict",
         begun.reason === "content"
           ? "this event id was already processed with different content; no refund was attempted for this version"

@@ -94,6 +94,7 @@ const EnvSchema = z.object({
   KAFKA_SASL_USERNAME: optionalText,
   KAFKA_SASL_PASSWORD: optionalText,
   KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(1000, 1, 100_000),
+  KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
 
   DOJO_BASE_URL: text("https://api.dojo.tech").pipe(z.url({ error: "must be an http(s) URL" })),
   DOJO_API_KEY: optionalText,
@@ -134,6 +135,8 @@ export interface KafkaSettings {
   readonly transactional: boolean;
   readonly transactionalId: string;
   readonly maxInFlightPerPartition: number;
+  /** How long the group waits for a silent member (a crashed relay) before handing its partitions on. */
+  readonly sessionTimeoutMs: number;
   readonly ssl:
     | false
     | {
@@ -285,6 +288,7 @@ export function loadConfig(
       transactional: e.KAFKA_TRANSACTIONAL,
       transactionalId: e.KAFKA_TRANSACTIONAL_ID ?? `${e.KAFKA_GROUP_ID}-tx`,
       maxInFlightPerPartition: e.KAFKA_MAX_IN_FLIGHT_PER_PARTITION,
+      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       ssl: e.KAFKA_SSL
         ? {
             rejectUnauthorized: e.KAFKA_SSL_REJECT_UNAUTHORIZED,

@@ -24,6 +24,7 @@ export interface KafkaRelayOptions {
   readonly outcomeMode: "structured" | "binary";
   /** Messages per partition fetched and not yet settled before the partition is paused. */
   readonly maxInFlightPerPartition: number;
+  readonly sessionTimeoutMs?: number;
   readonly logger: Logger;
   readonly commitIntervalMs?: number;
   /** Start from the earliest offset when the group has no committed offset (default true). */
@@ -61,7 +62,13 @@ export class KafkaRelay {
     this.#o = options;
     this.#log = options.logger.child({ component: "kafka" });
     this.#producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    this.#consumer = options.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
+    const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+    this.#consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout,
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+    });
     this.#batcher = new BatchingProducer(this.#producer);
     this.sink = new KafkaOutcomeSink(this.#batcher, options.topics, options.outcomeMode);
   }

@@ -37,6 +37,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
     },
     outcomeMode: config.outcomeMode,
     maxInFlightPerPartition: kafkaSettings.maxInFlightPerPartition,
+    sessionTimeoutMs: kafkaSettings.sessionTimeoutMs,
     logger,
   });
   const pipeline = new RefundPipeline(

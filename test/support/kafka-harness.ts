@@ -125,6 +125,7 @@ export class KafkaHarness {
       RETRY_BASE_DELAY_MS: "20",
       RETRY_MAX_DELAY_MS: "200",
       SHUTDOWN_TIMEOUT_MS: "5000",
+      KAFKA_SESSION_TIMEOUT_MS: "6000",
       LOG_LEVEL: "warn",
       ...overrides,
     };

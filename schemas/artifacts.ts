@@ -304,7 +304,7 @@ function asyncApi(): Json {
       address: "refund-failed.fifo",
       title: "refund-failed.fifo (SQS FIFO queue)",
       description:
-        "Outcome queue; message group id = payment intent id (the source event id when unknown), deduplication id = CloudEvents id.",
+        "Outcome queue; message group id = payment intent id when known, deduplication id = CloudEvents id.",
       servers: [ref("#/servers/sqs")],
       messages: { refundFailed: msg("RefundFailed"), refundFailedBinary: msg("RefundFailedBinary") },
       bindings: fifoQueue("refund-failed.fifo"),

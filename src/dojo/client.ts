@@ -28,8 +28,10 @@ import {
   type CreatedCapture,
   type CreatedRefund,
   type CreatedReversal,
+  type RetrievedRefund,
   readCapture,
   readRefund,
+  readRetrievedRefund,
   readReversal,
 } from "./responses.ts";
 import { DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
@@ -51,7 +53,7 @@ export interface DojoClientOptions {
 
 export interface DojoClient {
   createRefund(input: CreateRefundInput): Promise<DojoResult<CreatedRefund>>;
-  getRefund(input: GetRefundInput): Promise<DojoResult<unknown>>;
+  getRefund(input: GetRefundInput): Promise<DojoResult<RetrievedRefund>>;
   getPaymentIntent(input: GetPaymentIntentInput): Promise<DojoResult<PaymentIntent>>;
   createReversal(input: CreateReversalInput): Promise<DojoResult<CreatedReversal>>;
   createPaymentIntent(input: CreatePaymentIntentInput): Promise<DojoResult<PaymentIntent>>;
@@ -129,7 +131,7 @@ export function createDojoClient(options: DojoClientOptions): DojoClient {
         headers: headers(account, false),
         signal: input.signal,
         retry: "unless-definitive",
-        read: (json) => (typeof json === "object" && json !== null ? json : undefined),
+        read: readRetrievedRefund,
       }));
     },
 

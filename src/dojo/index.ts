@@ -40,6 +40,6 @@ export {
   refundableAmount,
 } from "./payment-intent.ts";
 export { type ProblemDetails, parseProblem } from "./problem.ts";
-export type { CreatedCapture, CreatedRefund, CreatedReversal } from "./responses.ts";
+export type { CreatedCapture, CreatedRefund, CreatedReversal, RetrievedRefund } from "./responses.ts";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
 export { DEFAULT_TIMEOUTS, type DojoTimeouts } from "./transport.ts";

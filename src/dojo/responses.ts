@@ -11,6 +11,12 @@ export interface CreatedRefund {
   readonly raw: unknown;
 }
 
+export interface RetrievedRefund {
+  readonly refundId: string;
+  readonly paymentIntentId: string | null;
+  readonly raw: unknown;
+}
+
 export interface CreatedReversal {
   readonly reversalId: string;
   readonly raw: unknown;
@@ -24,6 +30,13 @@ export interface CreatedCapture {
 export function readRefund(json: unknown): CreatedRefund | undefined {
   const parsed = refundBody.safeParse(json);
   return parsed.success ? { refundId: parsed.data.refundId, raw: json } : undefined;
+}
+
+export function readRetrievedRefund(json: unknown): RetrievedRefund | undefined {
+  const parsed = refundBody.safeParse(json);
+  if (!parsed.success) return undefined;
+  const pi = (json as { paymentIntentId?: unknown }).paymentIntentId;
+  return { refundId: parsed.data.refundId, paymentIntentId: typeof pi === "string" ? pi : null, raw: json };
 }
 
 /** The schema says `reversalId`; the spec's own example says `id`. Read the first, fall back to the second. */

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DOJO_ERROR_CATALOGUE, parseProblem } from "../../../src/dojo/index.ts";
 import { classifyStatus, parseRetryAfter } from "../../../src/dojo/status.ts";
@@ -12,6 +13,18 @@ describe("error catalogue", () => {
       expect(["definitive", "retryable", "indeterminate"], code).toContain(entry.kind);
       expect(entry.description.length, code).toBeGreaterThan(10);
     }
+  });
+
+  it("is documented code by code, with the same kind, in docs/dojo-client.md", () => {
+    const doc = readFileSync(new URL("../../../docs/dojo-client.md", import.meta.url), "utf8");
+    const rows = new Map(
+      [...doc.matchAll(/^\| `([a-z_]+)` \| (definitive|retryable|indeterminate) \|/gm)].map((m) => [
+        m[1],
+        m[2],
+      ]),
+    );
+    const expected = new Map(Object.entries(DOJO_ERROR_CATALOGUE).map(([code, e]) => [code, e.kind]));
+    expect(rows).toEqual(expected);
   });
 
   it.each([

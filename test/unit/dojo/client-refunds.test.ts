@@ -109,6 +109,28 @@ describe("createRefund against the simulator", () => {
     expect((await h.control.stats()).refundsCreated).toBe(0);
   });
 
+  it("retrieves a created refund by id, and reports an unknown refund id as not_found", async () => {
+    const client = h.client();
+    const id = await h.control.createIntent({ amount: 1000, status: "Captured" });
+    const created = await client.createRefund({
+      paymentIntentId: id,
+      amount: 10,
+      idempotencyKey: freshKey(),
+    });
+    if (!created.ok) throw new Error(created.error.message);
+    const got = await client.getRefund({ refundId: created.value.refundId });
+    expect(got).toMatchObject({ ok: true, value: { refundId: created.value.refundId, paymentIntentId: id } });
+    expect(await client.getRefund({ refundId: "rfnd_missing" })).toMatchObject({
+      ok: false,
+      error: { code: "not_found" },
+    });
+    expect(await client.getRefund({ refundId: "r".repeat(51) })).toMatchObject({
+      ok: false,
+      attempts: 0,
+      error: { code: "invalid_request" },
+    });
+  });
+
   it("reports an unknown payment intent as not_found", async () => {
     const result = await h
       .client()

@@ -47,7 +47,9 @@ export async function runCall<T>(ctx: CallContext, spec: CallSpec<T>): Promise<D
   };
   for (let attempt = 1; ; attempt++) {
     const attemptStart = performance.now();
-    const outcome = await attemptOnce(ctx, spec);
+    // No attempt may outlive the retry budget, so the whole call ends within budgetMs.
+    const remainingMs = ctx.policy.budgetMs - (attemptStart - started);
+    const outcome = await attemptOnce(ctx, spec, remainingMs);
     const durationMs = Math.round(performance.now() - attemptStart);
     if (outcome.ok) {
       ctx.logger.debug({ ...log, attempt, durationMs }, "dojo call succeeded");
@@ -88,7 +90,11 @@ function mayRetry(mode: RetryMode, error: DojoError): boolean {
 
 type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: DojoError };
 
-async function attemptOnce<T>(ctx: CallContext, spec: CallSpec<T>): Promise<AttemptOutcome<T>> {
+async function attemptOnce<T>(
+  ctx: CallContext,
+  spec: CallSpec<T>,
+  totalMs: number,
+): Promise<AttemptOutcome<T>> {
   if (spec.signal?.aborted)
     return { ok: false, error: dojoError("aborted", "the caller aborted the request") };
   const sent = await ctx.transport.send({
@@ -98,6 +104,7 @@ async function attemptOnce<T>(ctx: CallContext, spec: CallSpec<T>): Promise<Atte
     headers: spec.headers,
     body: spec.body,
     signal: spec.signal,
+    totalMs,
   });
   if (!sent.ok) return sent;
   return interpret(sent.response, spec);

@@ -8,7 +8,7 @@ export interface RetryPolicy {
   readonly baseDelayMs: number;
   /** No single wait is longer; a Retry-After above it ends the retries. */
   readonly maxDelayMs: number;
-  /** Wall-clock limit for all attempts and waits of one call. */
+  /** Wall-clock limit for one call: its attempts and waits; an attempt's deadline is cut to fit. */
   readonly budgetMs: number;
 }
 

@@ -33,6 +33,8 @@ export interface HttpRequest {
   readonly headers: Record<string, string>;
   readonly body?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** A shorter deadline for this attempt (what is left of the retry budget). */
+  readonly totalMs?: number | undefined;
 }
 
 export interface HttpResponse {
@@ -66,7 +68,11 @@ export class DojoTransport {
   async send(request: HttpRequest): Promise<HttpOutcome> {
     const pool = this.#pool(request.account.fingerprint);
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new Error("total deadline")), this.#timeouts.totalMs);
+    const totalMs = Math.max(
+      1,
+      Math.min(this.#timeouts.totalMs, request.totalMs ?? Number.POSITIVE_INFINITY),
+    );
+    const timer = setTimeout(() => deadline.abort(new Error("total deadline")), totalMs);
     const signal = request.signal ? AbortSignal.any([request.signal, deadline.signal]) : deadline.signal;
     try {
       const res = await pool.request({
@@ -92,7 +98,7 @@ export class DojoTransport {
       const abort = {
         callerAborted: request.signal?.aborted === true,
         deadlineFired: deadline.signal.aborted,
-        totalMs: this.#timeouts.totalMs,
+        totalMs,
       };
       return { ok: false, error: classifyTransportError(error, abort) };
     } finally {

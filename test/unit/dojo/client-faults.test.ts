@@ -150,6 +150,25 @@ describe("refund retries under injected faults", () => {
     expect(performance.now() - started).toBeLessThan(1500);
   });
 
+  it("ends the whole call within the retry budget, cutting the last attempt short", async () => {
+    const id = await capturedIntent();
+    await h.control.setFaults({ routes: { createRefund: { hangRate: 1 } } });
+    const client = h.client({
+      timeouts: { connectMs: 1000, headersMs: 30_000, bodyMs: 30_000, totalMs: 250 },
+      retry: { maxAttempts: 10, baseDelayMs: 1, maxDelayMs: 5, budgetMs: 600 },
+    });
+    const started = performance.now();
+    const result = await client.createRefund({
+      paymentIntentId: id,
+      amount: 100,
+      idempotencyKey: freshKey(),
+    });
+    const elapsed = performance.now() - started;
+    expect(result).toMatchObject({ ok: false, error: { code: "timeout" } });
+    expect(result.attempts).toBeGreaterThanOrEqual(3);
+    expect(elapsed).toBeLessThan(900);
+  });
+
   it("stops at the caller's AbortSignal with aborted and does not retry", async () => {
     const id = await capturedIntent();
     await h.control.setFaults({ routes: { createRefund: { hangRate: 1 } } });

@@ -77,6 +77,23 @@ describe("responses outside the simulator's repertoire", () => {
     });
   });
 
+  it.each([
+    [403, "forbidden"],
+    [405, "method_not_allowed"],
+    [410, "client_error"],
+    [422, "unprocessable"],
+  ])("reports HTTP %i as %s (definitive) without retrying", async (status, code) => {
+    script = [(_q, res) => json(res, status, { title: "refused", status }, "application/problem+json")];
+    const c = client({ retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2, budgetMs: 1000 } });
+    const r = await c.createRefund(refundInput);
+    await c.close();
+    expect(r).toMatchObject({
+      ok: false,
+      attempts: 1,
+      error: { code, kind: "definitive", status, problem: { title: "refused" } },
+    });
+  });
+
   it("tolerates an HTML 502 from a gateway: server_error without problem details", async () => {
     script = [
       (_q, res) => {

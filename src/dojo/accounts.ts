@@ -30,6 +30,7 @@ export interface DojoAccount {
 export class DojoAccounts {
   readonly #defaultKey: string | undefined;
   readonly #byMerchant: ReadonlyMap<string, string>;
+  readonly #resolved = new Map<string, DojoAccount>();
 
   constructor(defaultKey: string | undefined, byMerchant: ReadonlyMap<string, string> = new Map()) {
     if (defaultKey !== undefined) checkKey(defaultKey, "the default account");
@@ -44,7 +45,14 @@ export class DojoAccounts {
   /** The account for a merchant: its own key, else the default key, else undefined (unknown merchant). */
   resolve(merchantId?: string): DojoAccount | undefined {
     const key = (merchantId === undefined ? undefined : this.#byMerchant.get(merchantId)) ?? this.#defaultKey;
-    return key === undefined ? undefined : account(key);
+    if (key === undefined) return undefined;
+    // Built once per key: hashing the fingerprint on every call showed up in profiles.
+    let resolved = this.#resolved.get(key);
+    if (resolved === undefined) {
+      resolved = account(key);
+      this.#resolved.set(key, resolved);
+    }
+    return resolved;
   }
 
   get merchantIds(): readonly string[] {

@@ -57,7 +57,9 @@ export async function runDojoSim(
   }
   const keys = values["api-key"] ?? ["sk_sandbox_test"];
   if (keys.some((k) => !/^sk_(sandbox|prod)_\S+$/.test(k))) {
-    io.stderr.write(`refund-relay dojo-sim: every --api-key must start with sk_sandbox_ or sk_prod_\n\n${USAGE}`);
+    io.stderr.write(
+      `refund-relay dojo-sim: every --api-key must start with sk_sandbox_ or sk_prod_\n\n${USAGE}`,
+    );
     return EXIT_USAGE;
   }
   let sim: Awaited<ReturnType<typeof startDojoSimulator>>;

@@ -1,14 +1,14 @@
 // Refunds per second and p99 latency of the Dojo client against the simulator (zero latency, its own
 // process on 127.0.0.1), next to a plain fetch loop sending the same requests in the same run.
-// Bounded: at most BENCH_REFUNDS refunds and BENCH_SECONDS seconds per phase.
+// Bounded: at most BENCH_REFUNDS refunds and BENCH_SECONDS seconds per phase, six phases in all.
 import { createDojoClient, DojoAccounts } from "../../src/dojo/index.ts";
 import { createSimControl } from "../../src/sim/index.ts";
 import { formatRow, HEADER, type PhaseResult, runPhase } from "./measure.ts";
 import { startSimProcess } from "./sim-process.ts";
 
 const API_KEY = "sk_sandbox_bench";
-const COUNT = positiveInt(process.env.BENCH_REFUNDS, 20_000);
-const SECONDS = positiveInt(process.env.BENCH_SECONDS, 15);
+const COUNT = positiveInt(process.env.BENCH_REFUNDS, 10_000);
+const SECONDS = positiveInt(process.env.BENCH_SECONDS, 10);
 const CONCURRENCY = positiveInt(process.env.BENCH_CONCURRENCY, 32);
 const WARMUP = Math.min(2_000, COUNT);
 
@@ -49,9 +49,12 @@ try {
 
   await runPhase("warm-up client", warm, viaClient("warm-c", await intents(WARMUP)));
   await runPhase("warm-up fetch", warm, viaFetch("warm-f", await intents(WARMUP)));
+  // Two rounds in A-B-B-A order, so neither side gains from running later (warmer JIT, bigger maps).
   const results: PhaseResult[] = [];
-  results.push(await runPhase("dojo client (undici)", phases, viaClient("c", await intents(COUNT))));
-  results.push(await runPhase("plain fetch loop", phases, viaFetch("f", await intents(COUNT))));
+  results.push(await runPhase("dojo client, round 1", phases, viaClient("c1", await intents(COUNT))));
+  results.push(await runPhase("plain fetch, round 1", phases, viaFetch("f1", await intents(COUNT))));
+  results.push(await runPhase("plain fetch, round 2", phases, viaFetch("f2", await intents(COUNT))));
+  results.push(await runPhase("dojo client, round 2", phases, viaClient("c2", await intents(COUNT))));
   await client.close();
 
   const stats = await control.stats();

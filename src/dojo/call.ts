@@ -52,7 +52,9 @@ export async function runCall<T>(ctx: CallContext, spec: CallSpec<T>): Promise<D
     const outcome = await attemptOnce(ctx, spec, remainingMs);
     const durationMs = Math.round(performance.now() - attemptStart);
     if (outcome.ok) {
-      ctx.logger.debug({ ...log, attempt, durationMs }, "dojo call succeeded");
+      // Checked first: this is the hot path, and building the log object costs an allocation per call.
+      if (ctx.logger.isLevelEnabled("debug"))
+        ctx.logger.debug({ ...log, attempt, durationMs }, "dojo call succeeded");
       return { ok: true, value: outcome.value, attempts: attempt };
     }
     const error = scrubError(ctx.accounts, outcome.error);
@@ -66,6 +68,8 @@ export async function runCall<T>(ctx: CallContext, spec: CallSpec<T>): Promise<D
         })
       : undefined;
     const fields = { ...log, attempt, durationMs, code: error.code, kind: error.kind, status: error.status };
+    // A caller abort during the wait ends the call with the last attempt's error: that attempt's outcome
+    // (for example "nothing was sent") is what the caller needs to know.
     if (delay === undefined || !(await sleepUnlessAborted(delay, spec.signal, ctx, fields))) {
       ctx.logger.debug(fields, "dojo call failed");
       return { ok: false, error, attempts: attempt };

@@ -188,6 +188,26 @@ describe("refund retries under injected faults", () => {
     });
   });
 
+  it("ends a backoff wait at the caller's abort, reporting the last attempt's error", async () => {
+    const id = await capturedIntent();
+    await h.control.setFaults({ routes: { createRefund: { error503Rate: 1 } } });
+    const controller = new AbortController();
+    const client = h.client({
+      retry: { maxAttempts: 5, baseDelayMs: 4000, maxDelayMs: 4000, budgetMs: 20_000 },
+    });
+    const started = performance.now();
+    const pending = client.createRefund({
+      paymentIntentId: id,
+      amount: 100,
+      idempotencyKey: freshKey(),
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 100);
+    const result = await pending;
+    expect(result).toMatchObject({ ok: false, attempts: 1, error: { code: "server_error", status: 503 } });
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it("answers 409 in flight to a second request while the first with the same key is still processing", async () => {
     const id = await capturedIntent();
     await h.control.setFaults({ routes: { createRefund: { latencyMs: { min: 300, max: 300 } } } });

@@ -172,6 +172,23 @@ describe("responses outside the simulator's repertoire", () => {
   });
 });
 
+describe("deadlines", () => {
+  it("closes the connection when the total deadline fires, so the server sees the request cancelled", async () => {
+    let serverSawClose: () => void = () => {};
+    const closed = new Promise<void>((resolve) => {
+      serverSawClose = resolve;
+    });
+    script = [(_q, res) => res.on("close", () => serverSawClose())];
+    const c = client({ timeouts: { connectMs: 1000, headersMs: 30_000, bodyMs: 30_000, totalMs: 150 } });
+    const started = performance.now();
+    const r = await c.createRefund(refundInput);
+    expect(r).toMatchObject({ ok: false, error: { code: "timeout" } });
+    await closed;
+    expect(performance.now() - started).toBeLessThan(1000);
+    await c.close();
+  });
+});
+
 describe("connection pools", () => {
   it("keeps connections alive for reuse, with a separate pool per account", async () => {
     const intent = { id: "pi_1", status: "Captured" };

@@ -73,7 +73,14 @@ export class DojoTransport {
       Math.min(this.#timeouts.totalMs, request.totalMs ?? Number.POSITIVE_INFINITY),
     );
     const timer = setTimeout(() => deadline.abort(new Error("total deadline")), totalMs);
-    const signal = request.signal ? AbortSignal.any([request.signal, deadline.signal]) : deadline.signal;
+    // The caller's signal usually lives as long as the process (a drain deadline); linking it with a
+    // listener that is removed afterwards costs nothing, where AbortSignal.any would leave a composite
+    // signal behind on it for every request until the garbage collector finds it.
+    const callerSignal = request.signal;
+    const onCallerAbort = () => deadline.abort(callerSignal?.reason);
+    if (callerSignal?.aborted) deadline.abort(callerSignal.reason);
+    else callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
+    const signal = deadline.signal;
     try {
       const res = await pool.request({
         method: request.method,
@@ -103,6 +110,7 @@ export class DojoTransport {
       return { ok: false, error: classifyTransportError(error, abort) };
     } finally {
       clearTimeout(timer);
+      callerSignal?.removeEventListener("abort", onCallerAbort);
     }
   }
 

@@ -1,7 +1,11 @@
 // Forward-only schema migrations of the SQLite ledger; entry n is schema version n + 1. Never edit an
 // entry that has shipped: append a new one.
 export const SQLITE_MIGRATIONS: readonly string[] = [
+  // A rowid table: rows are appended in arrival order, so the state updates of events in flight touch
+  // the same few recent pages; only the two unique indexes take random (hashed or UUID) keys, and only
+  // on insert.
   `CREATE TABLE refund_events (
+     seq               INTEGER PRIMARY KEY,
      source            TEXT    NOT NULL,
      event_id          TEXT    NOT NULL,
      idempotency_key   TEXT    NOT NULL UNIQUE,
@@ -19,9 +23,6 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      method            TEXT CHECK (method IN ('refund', 'reversal')),
      outcome           TEXT,
      last_error        TEXT,
-     PRIMARY KEY (source, event_id)
-   ) WITHOUT ROWID;
-   CREATE INDEX refund_events_payment_intent ON refund_events (payment_intent_id);
-   CREATE INDEX refund_events_open ON refund_events (state, updated_at)
-     WHERE state IN ('received', 'submitting', 'unknown');`,
+     UNIQUE (source, event_id)
+   );`,
 ];

@@ -1,5 +1,10 @@
 // SQLite ledger on node:sqlite: one file under a data directory, WAL journal. Good for one relay
 // instance; deployments with several instances share a PostgreSQL ledger instead.
+//
+// Writes are group-committed: every write requested during one turn of the event loop runs in one
+// transaction, and each caller's promise resolves only after that transaction committed (and, with
+// synchronous=FULL, reached the disk). Callers keep "durable before Dojo is called"; the disk sees one
+// sync per batch instead of one per write.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
@@ -48,6 +53,9 @@ type Row = {
 };
 
 function toEntry(row: Row): LedgerEntry {
+  const text = row.outcome;
+  let outcome: unknown;
+  let parsed = false;
   return {
     source: row.source,
     eventId: row.event_id,
@@ -63,7 +71,14 @@ function toEntry(row: Row): LedgerEntry {
     updatedAt: new Date(Number(row.updated_at)),
     refundId: row.refund_id,
     method: row.method,
-    outcome: row.outcome === null ? null : (JSON.parse(row.outcome) as unknown),
+    // Parsed on first use: most transitions never look at the stored outcome.
+    get outcome(): unknown {
+      if (!parsed) {
+        outcome = text === null ? null : (JSON.parse(text) as unknown);
+        parsed = true;
+      }
+      return outcome;
+    },
     lastError: row.last_error,
   };
 }
@@ -102,6 +117,9 @@ export class SqliteLedger implements Ledger {
   readonly #unknown: StatementSync;
   readonly #settle: StatementSync;
   readonly #published: StatementSync;
+  #queue: Array<{ run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }> =
+    [];
+  #flushScheduled = false;
 
   constructor(options: SqliteLedgerOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -109,12 +127,14 @@ export class SqliteLedger implements Ledger {
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
     this.#db.exec("PRAGMA busy_timeout = 5000");
+    this.#db.exec("PRAGMA temp_store = MEMORY");
+    this.#db.exec("PRAGMA cache_size = -65536");
     migrate(this.#db);
     this.#insert = this.#db.prepare(
       `INSERT INTO refund_events (source, event_id, idempotency_key, request_hash, payment_intent_id,
          merchant_id, amount, currency_code, state, attempts, first_seen_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, ?, ?)
-       ON CONFLICT DO NOTHING`,
+       ON CONFLICT DO NOTHING RETURNING *`,
     );
     this.#byRef = this.#db.prepare("SELECT * FROM refund_events WHERE source = ? AND event_id = ?");
     this.#byKey = this.#db.prepare("SELECT * FROM refund_events WHERE idempotency_key = ?");
@@ -148,33 +168,82 @@ export class SqliteLedger implements Ledger {
     return entry;
   }
 
-  async begin(entry: NewLedgerEntry, now: Date): Promise<BeginResult> {
-    const at = now.getTime();
-    const inserted = this.#insert.run(
-      entry.source,
-      entry.eventId,
-      entry.idempotencyKey,
-      entry.requestHash,
-      entry.paymentIntentId,
-      entry.merchantId,
-      entry.amount,
-      entry.currencyCode,
-      at,
-      at,
-    );
-    const existing = this.#get(entry);
-    if (Number(inserted.changes) === 1 && existing !== undefined) return { kind: "new", entry: existing };
-    if (existing !== undefined) {
-      return existing.requestHash === entry.requestHash
-        ? { kind: "existing", entry: existing }
-        : { kind: "conflict", entry: existing, reason: "content" };
-    }
-    const owner = this.#byKey.get(entry.idempotencyKey) as Row | undefined;
-    if (owner === undefined) throw new LedgerError("ledger insert was refused for an unknown reason");
-    return { kind: "conflict", entry: toEntry(owner), reason: "key" };
+  /** Runs `run` inside the next group commit; resolves with its result once committed. */
+  #write<T>(run: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setTimeout(() => this.#flush(), 1);
+      }
+    });
   }
 
-  async markSubmitting(ref: EventRef, method: RefundMethod, now: Date): Promise<LedgerEntry> {
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#queue;
+    this.#queue = [];
+    if (batch.length === 0 || !this.#db.isOpen) {
+      for (const op of batch) op.reject(new LedgerError("the ledger is closed"));
+      return;
+    }
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+      for (const op of batch) {
+        try {
+          outcomes.push({ ok: true, value: op.run() });
+        } catch (error) {
+          // A refused transition changes nothing (its UPDATE matched no row); the others still commit.
+          outcomes.push({ ok: false, error });
+        }
+      }
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      for (const op of batch) op.reject(error);
+      return;
+    }
+    for (const [i, op] of batch.entries()) {
+      const outcome = outcomes[i];
+      if (outcome?.ok === true) op.resolve(outcome.value);
+      else op.reject(outcome?.error);
+    }
+  }
+
+  begin(entry: NewLedgerEntry, now: Date): Promise<BeginResult> {
+    return this.#write(() => {
+      const at = now.getTime();
+      const inserted = this.#insert.get(
+        entry.source,
+        entry.eventId,
+        entry.idempotencyKey,
+        entry.requestHash,
+        entry.paymentIntentId,
+        entry.merchantId,
+        entry.amount,
+        entry.currencyCode,
+        at,
+        at,
+      ) as Row | undefined;
+      if (inserted !== undefined) return { kind: "new", entry: toEntry(inserted) } as const;
+      const existing = this.#get(entry);
+      if (existing !== undefined) {
+        return existing.requestHash === entry.requestHash
+          ? ({ kind: "existing", entry: existing } as const)
+          : ({ kind: "conflict", entry: existing, reason: "content" } as const);
+      }
+      const owner = this.#byKey.get(entry.idempotencyKey) as Row | undefined;
+      if (owner === undefined) throw new LedgerError("ledger insert was refused for an unknown reason");
+      return { kind: "conflict", entry: toEntry(owner), reason: "key" } as const;
+    });
+  }
+
+  markSubmitting(ref: EventRef, method: RefundMethod, now: Date): Promise<LedgerEntry> {
+    return this.#write(() => this.#markSubmitting(ref, method, now));
+  }
+
+  #markSubmitting(ref: EventRef, method: RefundMethod, now: Date): LedgerEntry {
     const row = this.#submitting.get(method, now.getTime(), ref.source, ref.eventId, method) as
       | Row
       | undefined;
@@ -186,7 +255,11 @@ export class SqliteLedger implements Ledger {
     throw new LedgerError(`cannot submit a refund for an event in state ${entry.state}`);
   }
 
-  async markUnknown(ref: EventRef, error: string, now: Date): Promise<LedgerEntry> {
+  markUnknown(ref: EventRef, error: string, now: Date): Promise<LedgerEntry> {
+    return this.#write(() => this.#markUnknown(ref, error, now));
+  }
+
+  #markUnknown(ref: EventRef, error: string, now: Date): LedgerEntry {
     const row = this.#unknown.get(error.slice(0, 2000), now.getTime(), ref.source, ref.eventId) as
       | Row
       | undefined;
@@ -195,7 +268,11 @@ export class SqliteLedger implements Ledger {
     throw new LedgerError(`cannot mark an event in state ${entry.state} as unknown`);
   }
 
-  async settle(ref: EventRef, input: SettleInput, now: Date): Promise<LedgerEntry> {
+  settle(ref: EventRef, input: SettleInput, now: Date): Promise<LedgerEntry> {
+    return this.#write(() => this.#settleNow(ref, input, now));
+  }
+
+  #settleNow(ref: EventRef, input: SettleInput, now: Date): LedgerEntry {
     const row = this.#settle.get(
       input.state,
       JSON.stringify(input.outcome),
@@ -211,7 +288,11 @@ export class SqliteLedger implements Ledger {
     throw new LedgerError(`cannot settle an event in state ${entry.state}`);
   }
 
-  async markPublished(ref: EventRef, now: Date): Promise<LedgerEntry> {
+  markPublished(ref: EventRef, now: Date): Promise<LedgerEntry> {
+    return this.#write(() => this.#markPublished(ref, now));
+  }
+
+  #markPublished(ref: EventRef, now: Date): LedgerEntry {
     const row = this.#published.get(now.getTime(), ref.source, ref.eventId) as Row | undefined;
     if (row !== undefined) return toEntry(row);
     const entry = this.#require(ref);
@@ -223,6 +304,8 @@ export class SqliteLedger implements Ledger {
   }
 
   async close(): Promise<void> {
+    // Let writes already requested commit before the file is closed.
+    while (this.#queue.length > 0 || this.#flushScheduled) await new Promise((r) => setImmediate(r));
     if (this.#db.isOpen) this.#db.close();
   }
 }

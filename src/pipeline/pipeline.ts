@@ -65,13 +65,11 @@ interface Delivery {
   tries: number;
 }
 
-type Settlement =
-  | { readonly state: "succeeded"; readonly refundId: string; readonly method: RefundMethod }
-  | {
-      readonly state: "failed";
-      readonly decision: Extract<Decision, { kind: "fail" }>;
-      readonly method: RefundMethod;
-    };
+/** A definitive answer, with the ledger entry as it stood after the last Dojo call. */
+type Settlement = { readonly entry: LedgerEntry; readonly method: RefundMethod } & (
+  | { readonly state: "succeeded"; readonly refundId: string }
+  | { readonly state: "failed"; readonly decision: Extract<Decision, { kind: "fail" }> }
+);
 
 export class RefundPipeline {
   readonly #s: PipelineSettings;
@@ -178,7 +176,7 @@ export class RefundPipeline {
     const outcomeCtx = (entry: LedgerEntry, method: RefundMethod): OutcomeContext => ({
       source: this.#s.eventSource,
       event,
-      idempotencyKey,
+      idempotencyKey: entry.idempotencyKey,
       method,
       attempts: entry.attempts,
       processedAt: this.#now(),
@@ -203,7 +201,9 @@ export class RefundPipeline {
 
     let entry = begun.entry;
     if (!SETTLED_STATES.has(entry.state)) {
-      const settlement = await this.#settleWithDojo(delivery, event, entry, idempotencyKey);
+      // The stored key, not a freshly derived one: a resumed refund must reuse the key Dojo has seen
+      // even if the key namespace was reconfigured in between.
+      const settlement = await this.#settleWithDojo(delivery, event, entry, entry.idempotencyKey);
       if (settlement === undefined) {
         const latest = (await this.#d.ledger.get(ref)) ?? entry;
         return this.#park(delivery, {
@@ -215,8 +215,7 @@ export class RefundPipeline {
           source: event.source,
         });
       }
-      const current = (await this.#d.ledger.get(ref)) ?? entry;
-      const ctx = outcomeCtx(current, settlement.method);
+      const ctx = outcomeCtx(settlement.entry, settlement.method);
       const outcome =
         settlement.state === "succeeded"
           ? succeededOutcome(ctx, settlement.refundId)
@@ -301,7 +300,7 @@ export class RefundPipeline {
           method === "refund"
             ? await this.#refund(data, idempotencyKey, signal)
             : await this.#reverse(entry, data, signal);
-        if (answer.ok) return { state: "succeeded", refundId: answer.id, method };
+        if (answer.ok) return { state: "succeeded", refundId: answer.id, method, entry };
         decision = answer.decision;
         if (decision.kind === "retry") {
           entry = await this.#d.ledger.markUnknown(
@@ -312,7 +311,7 @@ export class RefundPipeline {
         }
       }
 
-      if (decision.kind === "fail") return { state: "failed", decision, method };
+      if (decision.kind === "fail") return { state: "failed", decision, method, entry };
       delivery.tries += 1;
       this.#log.warn(
         {

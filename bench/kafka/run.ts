@@ -1,0 +1,296 @@
+// Kafka benchmark: 20,000 return.approved events over 12 partitions and 5,000 payment intents, with the
+// Dojo simulator answering at 0 ms and at 50 ms. The relay (`refund-relay start`) and a baseline
+// consumer written the kafkajs-documentation way (baseline.ts) each run as their own process against
+// the same broker and simulator, in the same run. Prints throughput, p50/p99 end-to-end latency (from
+// produce to the outcome arriving on its topic) and peak RSS, and the relay/baseline ratio.
+//
+//   npm run bench:kafka                         (starts local brokers if KAFKA_BROKERS is unset)
+//   BENCH_EVENTS=5000 BENCH_LATENCIES=50 npm run bench:kafka
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Kafka, logLevel } from "kafkajs";
+import { createSimControl } from "../../src/sim/index.ts";
+import { returnApproved } from "../../test/support/events.ts";
+import { startTestServers } from "../../test/support/servers.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const EVENTS = Number(process.env.BENCH_EVENTS ?? "20000");
+const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? "12");
+const INTENTS = Number(process.env.BENCH_INTENTS ?? "5000");
+const LATENCIES = (process.env.BENCH_LATENCIES ?? "0,50").split(",").map(Number);
+const IMPLS = (process.env.BENCH_IMPLS ?? "relay,baseline").split(",") as Array<"relay" | "baseline">;
+const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? "600000");
+const KEY = "sk_sandbox_bench";
+
+interface Result {
+  impl: "relay" | "baseline";
+  latencyMs: number;
+  events: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  peakRssMiB: number;
+  cpuSeconds: number;
+  /** CPU used during the run by the simulator, the broker and this process (producer + collector). */
+  otherCpuSeconds: { sim: number; broker: number; bench: number };
+  refundsAtDojo: number;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  return port;
+}
+
+function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? "0");
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+/** User + system CPU seconds a process has used so far (from /proc). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  return Math.round((ticks / 100) * 100) / 100;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** CPU seconds of the other processes on the machine that serve the run: simulator and local broker. */
+function sharedCpu(simPid: number | undefined): { sim: number; broker: number; bench: number } {
+  let broker = Number.NaN;
+  try {
+    broker = cpuSeconds(Number(readFileSync(join(root, ".brokers/kafka.pid"), "utf8").trim()));
+  } catch {
+    // Brokers not started by scripts/brokers.sh: not measured.
+  }
+  const own = process.cpuUsage();
+  return {
+    sim: simPid === undefined ? Number.NaN : cpuSeconds(simPid),
+    broker,
+    bench: Math.round(((own.user + own.system) / 1e6) * 100) / 100,
+  };
+}
+
+async function runOne(
+  impl: "relay" | "baseline",
+  latencyMs: number,
+  brokers: readonly string[],
+  simUrl: string,
+  simPid: number | undefined,
+): Promise<Result> {
+  const sim = createSimControl(simUrl);
+  await sim.reset();
+  await sim.clearFaults();
+  if (latencyMs > 0)
+    await sim.setFaults({ routes: { "*": { latencyMs: { min: latencyMs, max: latencyMs } } } });
+  const intents = await sim.createIntents({ amount: 1_000_000, status: "Captured" }, INTENTS);
+
+  const id = randomUUID().slice(0, 8);
+  const topics = {
+    input: `bench-in-${id}`,
+    ok: `bench-ok-${id}`,
+    failed: `bench-failed-${id}`,
+    dlq: `bench-dlq-${id}`,
+  };
+  const kafka = new Kafka({ clientId: `bench-${id}`, brokers: [...brokers], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic: topics.input, numPartitions: PARTITIONS },
+      { topic: topics.ok, numPartitions: PARTITIONS },
+      { topic: topics.failed, numPartitions: PARTITIONS },
+      { topic: topics.dlq, numPartitions: 1 },
+    ],
+  });
+  await admin.disconnect();
+
+  const producedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let lastArrival = 0;
+  let done: () => void = () => {};
+  const allArrived = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const seen = new Set<string>();
+  const collector = kafka.consumer({ groupId: `bench-collector-${id}`, maxWaitTimeInMs: 50 });
+  await collector.connect();
+  await collector.subscribe({ topics: [topics.ok, topics.failed], fromBeginning: true });
+  await collector.run({
+    partitionsConsumedConcurrently: PARTITIONS,
+    eachBatchAutoResolve: true,
+    eachBatch: async ({ batch }) => {
+      const now = Date.now();
+      for (const m of batch.messages) {
+        const eventId = JSON.parse(m.value?.toString() ?? "{}").data?.sourceEvent?.id as string | undefined;
+        if (eventId === undefined || seen.has(eventId)) continue;
+        seen.add(eventId);
+        latencies.push(now - (producedAt.get(eventId) ?? now));
+        lastArrival = now;
+      }
+      if (seen.size >= EVENTS) done();
+    },
+  });
+
+  const dataDir = mkdtempSync(join(tmpdir(), "refund-relay-bench-"));
+  const env = {
+    ...process.env,
+    RELAY_SOURCE: "kafka",
+    KAFKA_BROKERS: brokers.join(","),
+    KAFKA_GROUP_ID: `bench-${impl}-${id}`,
+    KAFKA_INPUT_TOPIC: topics.input,
+    KAFKA_SUCCEEDED_TOPIC: topics.ok,
+    KAFKA_FAILED_TOPIC: topics.failed,
+    KAFKA_DLQ_TOPIC: topics.dlq,
+    DOJO_BASE_URL: simUrl,
+    DOJO_API_KEY: KEY,
+    LEDGER_URL: `sqlite:${join(dataDir, "ledger.db")}`,
+    LOG_LEVEL: "warn",
+    BENCH_PARTITIONS: String(PARTITIONS),
+  };
+  const args =
+    impl === "relay" ? [join(root, "bin/refund-relay.js"), "start"] : [join(root, "bench/kafka/baseline.ts")];
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], {
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+
+  const producer = kafka.producer();
+  await producer.connect();
+  const cpuBefore = sharedCpu(simPid);
+  const started = Date.now();
+  const chunk = 1000;
+  for (let i = 0; i < EVENTS; i += chunk) {
+    const messages = [];
+    for (let j = i; j < Math.min(EVENTS, i + chunk); j++) {
+      const pi = intents[j % intents.length] as string;
+      const event = returnApproved({ paymentIntentId: pi, amount: 100 });
+      producedAt.set(event.id, Date.now());
+      messages.push({
+        key: pi,
+        value: JSON.stringify(event),
+        headers: { "content-type": "application/cloudevents+json" },
+      });
+    }
+    await producer.send({ topic: topics.input, messages });
+  }
+  await producer.disconnect();
+
+  const timeout = setTimeout(done, TIMEOUT_MS);
+  await allArrived;
+  clearTimeout(timeout);
+  const rss = child.pid === undefined ? Number.NaN : peakRssMiB(child.pid);
+  const cpu = child.pid === undefined ? Number.NaN : cpuSeconds(child.pid);
+  const cpuAfter = sharedCpu(simPid);
+  const round = (n: number) => Math.round(n * 100) / 100;
+  child.kill("SIGTERM");
+  await once(child, "exit");
+  await collector.disconnect();
+  const stats = await sim.stats();
+  rmSync(dataDir, { recursive: true, force: true });
+
+  const seconds = (lastArrival - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  if (seen.size < EVENTS)
+    console.error(`${impl} @${latencyMs}ms: only ${seen.size}/${EVENTS} outcomes before the timeout`);
+  return {
+    impl,
+    latencyMs,
+    events: seen.size,
+    seconds: Math.round(seconds * 100) / 100,
+    perSecond: Math.round(seen.size / seconds),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    peakRssMiB: rss,
+    cpuSeconds: cpu,
+    otherCpuSeconds: {
+      sim: round(cpuAfter.sim - cpuBefore.sim),
+      broker: round(cpuAfter.broker - cpuBefore.broker),
+      bench: round(cpuAfter.bench - cpuBefore.bench),
+    },
+    refundsAtDojo: stats.refundsCreated,
+  };
+}
+
+async function main(): Promise<void> {
+  const servers = await startTestServers({ ...process.env, SQS_ENDPOINT: "unused", DATABASE_URL: "unused" });
+  const port = await freePort();
+  const sim = spawn(
+    process.execPath,
+    [join(root, "bin/refund-relay.js"), "dojo-sim", "--port", String(port), "--api-key", KEY],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const simUrl = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`${simUrl}/_sim/stats`);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const results: Result[] = [];
+  try {
+    for (const latency of LATENCIES) {
+      for (const impl of IMPLS) {
+        console.error(
+          `running ${impl} with Dojo latency ${latency} ms: ${EVENTS} events, ${PARTITIONS} partitions, ${INTENTS} intents`,
+        );
+        const r = await runOne(impl, latency, servers.servers.kafkaBrokers, simUrl, sim.pid);
+        results.push(r);
+        console.error(JSON.stringify(r));
+      }
+    }
+  } finally {
+    sim.kill("SIGTERM");
+    await servers.stop();
+  }
+
+  console.log(
+    `\nKafka benchmark: ${EVENTS} events, ${PARTITIONS} partitions, ${INTENTS} payment intents, node ${process.version}`,
+  );
+  console.log(
+    "| impl | Dojo latency | events/s | p50 ms | p99 ms | peak RSS MiB | CPU s | seconds | refunds at Dojo |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of results) {
+    console.log(
+      `| ${r.impl} | ${r.latencyMs} ms | ${r.perSecond} | ${r.p50} | ${r.p99} | ${r.peakRssMiB} | ${r.cpuSeconds} | ${r.seconds} | ${r.refundsAtDojo} |`,
+    );
+  }
+  for (const latency of LATENCIES) {
+    const relay = results.find((r) => r.impl === "relay" && r.latencyMs === latency);
+    const base = results.find((r) => r.impl === "baseline" && r.latencyMs === latency);
+    if (relay && base)
+      console.log(
+        `relay / baseline at ${latency} ms: ${(relay.perSecond / base.perSecond).toFixed(1)}x throughput`,
+      );
+  }
+  const out = join(root, "bench/results");
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    join(out, `kafka-${new Date().toISOString().replace(/[:.]/g, "-")}.json`),
+    JSON.stringify(results, null, 2),
+  );
+}
+
+await main();

@@ -31,6 +31,11 @@ export interface CollectedRecord {
     | undefined;
 }
 
+/** The source event id an outcome record answers, if it is an outcome. */
+export function sourceEventIdOf(record: CollectedRecord): string | undefined {
+  return (record.json?.data.sourceEvent as { id?: string } | undefined)?.id;
+}
+
 export interface HarnessOptions {
   readonly brokers: readonly string[];
   readonly partitions?: number;

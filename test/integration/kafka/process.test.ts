@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { returnApproved, structuredRecord } from "../../support/events.ts";
-import { KafkaHarness } from "../../support/kafka-harness.ts";
+import { KafkaHarness, sourceEventIdOf } from "../../support/kafka-harness.ts";
 
 const { kafkaBrokers } = inject("servers");
 
@@ -34,7 +34,7 @@ describe("relay process: crash and shutdown", () => {
     const ids = events.map((e) => e.id);
     await h.waitFor(
       () => {
-        const answered = new Set(h.outcomes().map((o) => (o.json?.data.sourceEvent as { id: string }).id));
+        const answered = new Set(h.outcomes().map((o) => sourceEventIdOf(o) ?? ""));
         return ids.every((id) => answered.has(id));
       },
       "an outcome for every event after the restart",
@@ -75,15 +75,14 @@ describe("relay process: crash and shutdown", () => {
     const published = new Set(
       h
         .outcomes("refund.succeeded")
-        .map((o) => (o.json?.data.sourceEvent as { id: string }).id)
+        .map((o) => sourceEventIdOf(o) ?? "")
         .filter((id) => ids.has(id)),
     );
     let refunded = 0;
     for (const pi of intents) refunded += (await h.dojo.refundsOf(pi)).refunds.length;
     await h.waitFor(
       () =>
-        h.outcomes("refund.succeeded").filter((o) => ids.has((o.json?.data.sourceEvent as { id: string }).id))
-          .length >= refunded,
+        h.outcomes("refund.succeeded").filter((o) => ids.has(sourceEventIdOf(o) ?? "")).length >= refunded,
       "outcomes for every refund made before the exit",
       5_000,
     );

@@ -1,6 +1,7 @@
 // Configuration: read from the environment once at start-up, validated with zod, every problem
 // reported in one message, then frozen. Nothing else in the process reads process.env.
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { inspect } from "node:util";
 import { z } from "zod";
 import { type DojoAccounts, loadDojoAccounts } from "./dojo/index.ts";
@@ -286,7 +287,9 @@ export function loadConfig(
       failedTopic: e.KAFKA_FAILED_TOPIC,
       dlqTopic: e.KAFKA_DLQ_TOPIC,
       transactional: e.KAFKA_TRANSACTIONAL,
-      transactionalId: e.KAFKA_TRANSACTIONAL_ID ?? `${e.KAFKA_GROUP_ID}-tx`,
+      // Unique per instance (two instances sharing an id would fence each other), stable across restarts
+      // of the same host so a restarted relay fences its own zombie.
+      transactionalId: e.KAFKA_TRANSACTIONAL_ID ?? `${e.KAFKA_GROUP_ID}-${hostname()}`,
       maxInFlightPerPartition: e.KAFKA_MAX_IN_FLIGHT_PER_PARTITION,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       ssl: e.KAFKA_SSL

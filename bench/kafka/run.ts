@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { createSimControl } from "../../src/sim/index.ts";
 import { returnApproved } from "../../test/support/events.ts";
+import { createTopicsAndWait } from "../../test/support/kafka-topics.ts";
 import { startTestServers } from "../../test/support/servers.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -110,15 +111,12 @@ async function runOne(
   const kafka = new Kafka({ clientId: `bench-${id}`, brokers: [...brokers], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      { topic: topics.input, numPartitions: PARTITIONS },
-      { topic: topics.ok, numPartitions: PARTITIONS },
-      { topic: topics.failed, numPartitions: PARTITIONS },
-      { topic: topics.dlq, numPartitions: 1 },
-    ],
-  });
+  await createTopicsAndWait(admin, [
+    { topic: topics.input, numPartitions: PARTITIONS },
+    { topic: topics.ok, numPartitions: PARTITIONS },
+    { topic: topics.failed, numPartitions: PARTITIONS },
+    { topic: topics.dlq, numPartitions: 1 },
+  ]);
   await admin.disconnect();
 
   const producedAt = new Map<string, number>();

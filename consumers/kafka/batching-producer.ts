@@ -9,13 +9,18 @@ export interface OutboundRecord {
   readonly message: Message;
 }
 
+/** Something that gets a record to Kafka and resolves once the broker has it. */
+export interface RecordSender {
+  send(record: OutboundRecord): Promise<void>;
+}
+
 interface Queued {
   readonly record: OutboundRecord;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
 
-export class BatchingProducer {
+export class BatchingProducer implements RecordSender {
   readonly #producer: Producer;
   readonly #lingerMs: number;
   readonly #maxBatch: number;

@@ -10,6 +10,7 @@ import { BatchingProducer } from "./batching-producer.ts";
 import { headersToRecord } from "./headers.ts";
 import { PartitionOffsets } from "./offset-tracker.ts";
 import { KafkaOutcomeSink, type KafkaSinkTopics } from "./sink.ts";
+import { TransactionalBatcher } from "./transactional-batcher.ts";
 
 /** What the relay needs from the pipeline. */
 export interface MessageProcessor {
@@ -25,6 +26,8 @@ export interface KafkaRelayOptions {
   /** Messages per partition fetched and not yet settled before the partition is paused. */
   readonly maxInFlightPerPartition: number;
   readonly sessionTimeoutMs?: number;
+  /** When set, outcomes and offset commits go to Kafka together in transactions with this id. */
+  readonly transactionalId?: string;
   readonly logger: Logger;
   readonly commitIntervalMs?: number;
   /** Start from the earliest offset when the group has no committed offset (default true). */
@@ -43,7 +46,8 @@ export class KafkaRelay {
   readonly #log: Logger;
   readonly #producer: Producer;
   readonly #consumer: Consumer;
-  readonly #batcher: BatchingProducer;
+  readonly #batcher: BatchingProducer | undefined;
+  readonly #txn: TransactionalBatcher | undefined;
   readonly sink: KafkaOutcomeSink;
   #processor: MessageProcessor | undefined;
   readonly #partitions = new Map<number, PartitionOffsets>();
@@ -61,7 +65,14 @@ export class KafkaRelay {
   constructor(options: KafkaRelayOptions) {
     this.#o = options;
     this.#log = options.logger.child({ component: "kafka" });
-    this.#producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.#producer =
+      options.transactionalId === undefined
+        ? options.kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+        : options.kafka.producer({
+            idempotent: true,
+            maxInFlightRequests: 1,
+            transactionalId: options.transactionalId,
+          });
     const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
     this.#consumer = options.kafka.consumer({
       groupId: options.groupId,
@@ -69,8 +80,13 @@ export class KafkaRelay {
       sessionTimeout,
       heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
     });
-    this.#batcher = new BatchingProducer(this.#producer);
-    this.sink = new KafkaOutcomeSink(this.#batcher, options.topics, options.outcomeMode);
+    if (options.transactionalId === undefined) {
+      this.#batcher = new BatchingProducer(this.#producer);
+      this.sink = new KafkaOutcomeSink(this.#batcher, options.topics, options.outcomeMode);
+    } else {
+      this.#txn = new TransactionalBatcher(this.#producer, options.groupId);
+      this.sink = new KafkaOutcomeSink(this.#txn, options.topics, options.outcomeMode);
+    }
   }
 
   get stats(): KafkaRelayStats {
@@ -191,19 +207,29 @@ export class KafkaRelay {
     }
   }
 
-  /** Commits every partition whose commit point moved; one commit request at a time. */
+  /**
+   * Commits every partition whose commit point moved; one commit at a time. In transactional mode the
+   * commit is a transaction that also carries the outcomes published since the last one.
+   */
   #commit(): Promise<void> {
     if (this.#committing !== undefined) return this.#committing;
     if (this.#rebalancing) return Promise.resolve();
     const topic = this.#o.inputTopic;
-    const pending: Array<{ partition: number; offset: number; tracker: PartitionOffsets }> = [];
+    const pending: Array<{ topic: string; partition: number; offset: number; tracker: PartitionOffsets }> =
+      [];
     for (const [partition, tracker] of this.#partitions) {
       const offset = tracker.takeCommit();
-      if (offset !== undefined && !tracker.fenced) pending.push({ partition, offset, tracker });
+      if (offset !== undefined && !tracker.fenced) pending.push({ topic, partition, offset, tracker });
     }
-    if (pending.length === 0) return Promise.resolve();
-    this.#committing = this.#consumer
-      .commitOffsets(pending.map(({ partition, offset }) => ({ topic, partition, offset: String(offset) })))
+    const txn = this.#txn;
+    if (pending.length === 0 && (txn === undefined || txn.queued === 0)) return Promise.resolve();
+    const request =
+      txn !== undefined
+        ? txn.commit(pending)
+        : this.#consumer.commitOffsets(
+            pending.map(({ partition, offset }) => ({ topic, partition, offset: String(offset) })),
+          );
+    this.#committing = request
       .then(() => {
         for (const { offset, tracker } of pending) tracker.committed(offset);
       })
@@ -240,7 +266,7 @@ export class KafkaRelay {
     if (this.#commitTimer !== undefined) clearInterval(this.#commitTimer);
     await this.#committing;
     await this.#commit();
-    await this.#batcher.flush().catch(() => undefined);
+    await this.#batcher?.flush().catch(() => undefined);
     await this.#consumer.disconnect();
     await this.#producer.disconnect();
     return { abandoned };

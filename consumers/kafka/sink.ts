@@ -2,7 +2,7 @@
 // so every outcome of one payment lands on one partition in order.
 import { encodeOutcome, type InboundMessage } from "../../schemas/index.ts";
 import type { DeadLetterReason, OutcomeEvent, OutcomeSink } from "../../src/pipeline/index.ts";
-import type { BatchingProducer } from "./batching-producer.ts";
+import type { RecordSender } from "./batching-producer.ts";
 
 /** Where a consumed message came from; dead letters carry it so they can be traced and replayed. */
 export interface KafkaOrigin {
@@ -34,13 +34,13 @@ export const DEAD_LETTER_HEADERS = {
 } as const;
 
 export class KafkaOutcomeSink implements OutcomeSink {
-  readonly #producer: BatchingProducer;
+  readonly #producer: RecordSender;
   readonly #topics: KafkaSinkTopics;
   readonly #mode: "structured" | "binary";
   /** Origins of messages in flight, keyed by the message object the pipeline hands back. */
   readonly #origins = new WeakMap<InboundMessage, KafkaOrigin>();
 
-  constructor(producer: BatchingProducer, topics: KafkaSinkTopics, mode: "structured" | "binary") {
+  constructor(producer: RecordSender, topics: KafkaSinkTopics, mode: "structured" | "binary") {
     this.#producer = producer;
     this.#topics = topics;
     this.#mode = mode;

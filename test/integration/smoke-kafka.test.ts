@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { createTopicsAndWait } from "../support/kafka-topics.ts";
 
 const { kafkaBrokers } = inject("servers");
 const kafka = new Kafka({ clientId: "smoke", brokers: [...kafkaBrokers], logLevel: logLevel.NOTHING });
@@ -15,7 +16,7 @@ describe("Kafka smoke test (real broker)", () => {
     const topic = `smoke-${randomUUID()}`;
     const groupId = `smoke-${randomUUID()}`;
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsAndWait(admin, [{ topic, numPartitions: 1 }]);
 
     const producer = kafka.producer({ idempotent: true });
     await producer.connect();

@@ -16,6 +16,7 @@ import {
   type SimControl,
   startDojoSimulator,
 } from "../../src/sim/index.ts";
+import { createTopicsAndWait } from "./kafka-topics.ts";
 
 export const SIM_KEY = "sk_sandbox_relaytests";
 const bin = fileURLToPath(new URL("../../bin/refund-relay.js", import.meta.url));
@@ -76,15 +77,12 @@ export class KafkaHarness {
     this.dojo = createSimControl(this.sim.url);
     const admin = this.#kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        { topic: this.topics.input, numPartitions: this.#partitions },
-        { topic: this.topics.succeeded, numPartitions: 3 },
-        { topic: this.topics.failed, numPartitions: 3 },
-        { topic: this.topics.dlq, numPartitions: 1 },
-      ],
-    });
+    await createTopicsAndWait(admin, [
+      { topic: this.topics.input, numPartitions: this.#partitions },
+      { topic: this.topics.succeeded, numPartitions: 3 },
+      { topic: this.topics.failed, numPartitions: 3 },
+      { topic: this.topics.dlq, numPartitions: 1 },
+    ]);
     await admin.disconnect();
     this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.#producer.connect();

@@ -1,0 +1,80 @@
+// Transactional mode: the outcomes and dead letters published since the last commit and the input
+// offsets settled since then go to Kafka in one transaction. Readers with isolation read_committed see
+// an outcome only together with the offset commits made alongside it, which removes most duplicate
+// outcome events after a crash. It does not (and need not) protect against a second refund: the ledger
+// and Dojo's idempotency key do that.
+import type { Producer, TopicMessages } from "kafkajs";
+import type { OutboundRecord, RecordSender } from "./batching-producer.ts";
+
+interface Queued {
+  readonly record: OutboundRecord;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface PartitionOffset {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+export class TransactionalBatcher implements RecordSender {
+  readonly #producer: Producer;
+  readonly #groupId: string;
+  #queue: Queued[] = [];
+
+  constructor(producer: Producer, consumerGroupId: string) {
+    this.#producer = producer;
+    this.#groupId = consumerGroupId;
+  }
+
+  /** Resolves once the transaction holding the record committed. */
+  send(record: OutboundRecord): Promise<void> {
+    return new Promise((resolve, reject) => this.#queue.push({ record, resolve, reject }));
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Commits one transaction with every queued record and the given offsets. On failure the
+   * transaction is aborted, the records' senders are told (the pipeline publishes them again), and
+   * the offsets stay uncommitted.
+   */
+  async commit(offsets: readonly PartitionOffset[]): Promise<void> {
+    const batch = this.#queue;
+    this.#queue = [];
+    if (batch.length === 0 && offsets.length === 0) return;
+    const txn = await this.#producer.transaction();
+    try {
+      if (batch.length > 0) {
+        const byTopic = new Map<string, TopicMessages>();
+        for (const { record } of batch) {
+          const entry = byTopic.get(record.topic) ?? { topic: record.topic, messages: [] };
+          entry.messages.push(record.message);
+          byTopic.set(record.topic, entry);
+        }
+        await txn.sendBatch({ topicMessages: [...byTopic.values()], acks: -1 });
+      }
+      if (offsets.length > 0) {
+        const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+        for (const o of offsets) {
+          const list = byTopic.get(o.topic) ?? [];
+          list.push({ partition: o.partition, offset: String(o.offset) });
+          byTopic.set(o.topic, list);
+        }
+        await txn.sendOffsets({
+          consumerGroupId: this.#groupId,
+          topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+        });
+      }
+      await txn.commit();
+    } catch (error) {
+      await txn.abort().catch(() => undefined);
+      for (const q of batch) q.reject(error);
+      throw error;
+    }
+    for (const q of batch) q.resolve();
+  }
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import { FAILURE_CODES, type FailureCode } from "../../../schemas/index.ts";
+import { DOJO_ERROR_CATALOGUE, type DojoErrorCode, dojoError } from "../../../src/dojo/index.ts";
+import { classifyReadError, classifyWriteError } from "../../../src/pipeline/classify.ts";
+
+const ALL_CODES = Object.keys(DOJO_ERROR_CATALOGUE) as DojoErrorCode[];
+
+/** The expected decision per catalogue code: "retry" or the refund.failed code. */
+const REFUND_EXPECTED: Record<DojoErrorCode, "retry" | FailureCode> = {
+  bad_request: "dojo_rejected",
+  unauthorized: "unauthorized",
+  forbidden: "forbidden",
+  not_found: "payment_not_found",
+  method_not_allowed: "dojo_rejected",
+  conflict: "retry",
+  idempotency_in_flight: "retry",
+  idempotency_mismatch: "idempotency_conflict",
+  unprocessable: "dojo_rejected",
+  client_error: "dojo_rejected",
+  rate_limited: "retry",
+  server_error: "retry",
+  timeout: "retry",
+  connection_reset: "retry",
+  connect_failed: "retry",
+  unknown_merchant: "unknown_merchant",
+  invalid_request: "dojo_rejected",
+  aborted: "retry",
+  unexpected_response: "retry",
+};
+
+const REVERSAL_EXPECTED: Record<DojoErrorCode, "retry" | FailureCode> = {
+  ...REFUND_EXPECTED,
+  conflict: "payment_not_refundable",
+};
+
+const READ_EXPECTED: Record<DojoErrorCode, "retry" | FailureCode> = {
+  ...REFUND_EXPECTED,
+  conflict: "dojo_rejected",
+};
+
+function summary(decision: ReturnType<typeof classifyWriteError>): "retry" | FailureCode {
+  return decision.kind === "retry" ? "retry" : decision.code;
+}
+
+describe("classifyWriteError", () => {
+  it("covers every code of the catalogue in this table", () => {
+    expect(Object.keys(REFUND_EXPECTED).sort()).toEqual([...ALL_CODES].sort());
+  });
+
+  it.each(ALL_CODES)("maps %s on a refund to the expected decision", (code) => {
+    const error = dojoError(code, `said ${code}`);
+    expect(summary(classifyWriteError(error, "refund"))).toBe(REFUND_EXPECTED[code]);
+  });
+
+  it.each(ALL_CODES)("maps %s on a reversal to the expected decision", (code) => {
+    const error = dojoError(code, `said ${code}`);
+    expect(summary(classifyWriteError(error, "reversal"))).toBe(REVERSAL_EXPECTED[code]);
+  });
+
+  it.each(ALL_CODES.filter((code) => DOJO_ERROR_CATALOGUE[code].kind !== "definitive"))(
+    "never turns the %s error (not definitive) into a failure",
+    (code) => {
+      const error = dojoError(code, "maybe");
+      for (const method of ["refund", "reversal"] as const) {
+        const decision = classifyWriteError(error, method);
+        expect(decision).toEqual({ kind: "retry", error });
+      }
+    },
+  );
+
+  it("retries a 409 conflict on a refund with the same error", () => {
+    const error = dojoError("conflict", "Dojo answered HTTP 409", { status: 409 });
+    expect(classifyWriteError(error, "refund")).toEqual({ kind: "retry", error });
+  });
+
+  it("fails a 409 conflict on a reversal as payment_not_refundable", () => {
+    const error = dojoError("conflict", "Dojo answered HTTP 409", { status: 409 });
+    const decision = classifyWriteError(error, "reversal");
+    expect(decision).toMatchObject({ kind: "fail", code: "payment_not_refundable", error });
+  });
+
+  it("only produces codes of the published contract, keeps the error and names the method", () => {
+    for (const code of ALL_CODES) {
+      for (const method of ["refund", "reversal"] as const) {
+        const error = dojoError(code, `text of ${code}`, {
+          status: 400,
+          problem: { title: "Bad" },
+        });
+        const decision = classifyWriteError(error, method);
+        if (decision.kind !== "fail") continue;
+        expect(FAILURE_CODES).toContain(decision.code);
+        expect(decision.error).toBe(error);
+        if (code !== "conflict")
+          expect(decision.message).toContain(`Dojo ${method} refused: text of ${code}`);
+      }
+    }
+  });
+});
+
+describe("classifyReadError", () => {
+  it.each(ALL_CODES)("maps %s while reading the payment intent to the expected decision", (code) => {
+    const error = dojoError(code, `said ${code}`);
+    const decision = classifyReadError(error);
+    expect(decision.kind === "retry" ? "retry" : decision.code).toBe(READ_EXPECTED[code]);
+    if (DOJO_ERROR_CATALOGUE[code].kind !== "definitive") expect(decision).toEqual({ kind: "retry", error });
+  });
+
+  it("reports a 404 on the payment intent as payment_not_found with the error attached", () => {
+    const error = dojoError("not_found", "Dojo answered HTTP 404", { status: 404 });
+    expect(classifyReadError(error)).toEqual({
+      kind: "fail",
+      code: "payment_not_found",
+      message: "reading the payment intent failed: Dojo answered HTTP 404",
+      error,
+    });
+  });
+});

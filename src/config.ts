@@ -96,6 +96,7 @@ const EnvSchema = z.object({
   KAFKA_SASL_PASSWORD: optionalText,
   KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(1000, 1, 100_000),
   KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
+  KAFKA_CREATE_TOPICS: bool(false),
 
   DOJO_BASE_URL: text("https://api.dojo.tech").pipe(z.url({ error: "must be an http(s) URL" })),
   DOJO_API_KEY: optionalText,
@@ -138,6 +139,8 @@ export interface KafkaSettings {
   readonly maxInFlightPerPartition: number;
   /** How long the group waits for a silent member (a crashed relay) before handing its partitions on. */
   readonly sessionTimeoutMs: number;
+  /** Create missing topics at start-up instead of refusing to start. */
+  readonly createTopics: boolean;
   readonly ssl:
     | false
     | {
@@ -292,6 +295,7 @@ export function loadConfig(
       transactionalId: e.KAFKA_TRANSACTIONAL_ID ?? `${e.KAFKA_GROUP_ID}-${hostname()}`,
       maxInFlightPerPartition: e.KAFKA_MAX_IN_FLIGHT_PER_PARTITION,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+      createTopics: e.KAFKA_CREATE_TOPICS,
       ssl: e.KAFKA_SSL
         ? {
             rejectUnauthorized: e.KAFKA_SSL_REJECT_UNAUTHORIZED,

@@ -4,3 +4,5 @@ export { headersToRecord } from "./headers.ts";
 export { PartitionOffsets } from "./offset-tracker.ts";
 export { KafkaRelay, type KafkaRelayOptions, type KafkaRelayStats, type MessageProcessor } from "./relay.ts";
 export { DEAD_LETTER_HEADERS, type KafkaOrigin, KafkaOutcomeSink, type KafkaSinkTopics } from "./sink.ts";
+export { ensureTopics, MissingTopicsError } from "./topics.ts";
+export { type PartitionOffset, TransactionalBatcher } from "./transactional-batcher.ts";

@@ -2,7 +2,7 @@
 // waiting for the previous one, commits only offsets below which everything settled, applies
 // backpressure per partition, stops committing and publishing for revoked partitions, and drains with
 // a deadline on shutdown.
-import type { Consumer, EachBatchPayload, Kafka, Producer } from "kafkajs";
+import { type Consumer, type EachBatchPayload, type Kafka, Partitioners, type Producer } from "kafkajs";
 import type { InboundMessage } from "../../schemas/index.ts";
 import type { Logger } from "../../src/logger.ts";
 import type { DeliveryContext, MessageResult } from "../../src/pipeline/index.ts";
@@ -10,6 +10,7 @@ import { BatchingProducer } from "./batching-producer.ts";
 import { headersToRecord } from "./headers.ts";
 import { PartitionOffsets } from "./offset-tracker.ts";
 import { KafkaOutcomeSink, type KafkaSinkTopics } from "./sink.ts";
+import { ensureTopics } from "./topics.ts";
 import { TransactionalBatcher } from "./transactional-batcher.ts";
 
 /** What the relay needs from the pipeline. */
@@ -26,6 +27,8 @@ export interface KafkaRelayOptions {
   /** Messages per partition fetched and not yet settled before the partition is paused. */
   readonly maxInFlightPerPartition: number;
   readonly sessionTimeoutMs?: number;
+  /** Create missing topics at start instead of refusing to start (default false). */
+  readonly createTopics?: boolean;
   /** When set, outcomes and offset commits go to Kafka together in transactions with this id. */
   readonly transactionalId?: string;
   readonly logger: Logger;
@@ -65,14 +68,14 @@ export class KafkaRelay {
   constructor(options: KafkaRelayOptions) {
     this.#o = options;
     this.#log = options.logger.child({ component: "kafka" });
-    this.#producer =
-      options.transactionalId === undefined
-        ? options.kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
-        : options.kafka.producer({
-            idempotent: true,
-            maxInFlightRequests: 1,
-            transactionalId: options.transactionalId,
-          });
+    // Idempotent (one request in flight keeps the broker's sequence numbers gapless); the default
+    // partitioner is named to keep kafkajs from warning about its v2 change.
+    this.#producer = options.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
+    });
     const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
     this.#consumer = options.kafka.consumer({
       groupId: options.groupId,
@@ -103,6 +106,13 @@ export class KafkaRelay {
   /** Connects, joins the group and starts consuming; resolves once consumption has started. */
   async start(processor: MessageProcessor): Promise<void> {
     this.#processor = processor;
+    const { inputTopic, topics } = this.#o;
+    const created = await ensureTopics(
+      this.#o.kafka,
+      [inputTopic, topics.succeeded, topics.failed, topics.deadLetter],
+      this.#o.createTopics ?? false,
+    );
+    if (created.length > 0) this.#log.warn({ topics: created }, "created missing Kafka topics");
     await this.#producer.connect();
     await this.#consumer.connect();
     const { GROUP_JOIN, REBALANCING, CRASH } = this.#consumer.events;

@@ -38,6 +38,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
     outcomeMode: config.outcomeMode,
     maxInFlightPerPartition: kafkaSettings.maxInFlightPerPartition,
     sessionTimeoutMs: kafkaSettings.sessionTimeoutMs,
+    createTopics: kafkaSettings.createTopics,
     ...(kafkaSettings.transactional ? { transactionalId: kafkaSettings.transactionalId } : {}),
     logger,
   });

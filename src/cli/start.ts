@@ -31,11 +31,17 @@ export const startCommand: Subcommand = {
       throw error;
     }
     const logger = createLogger({ level: config.logLevel });
+    // kafkajs schedules timers with negative delays on Node 23 and later; Node clamps them to 1 ms and
+    // warns on every start. The warning is harmless: log other process warnings, drop that one.
+    process.removeAllListeners("warning");
+    process.on("warning", (warning) => {
+      if (warning.name !== "TimeoutNegativeWarning") logger.warn({ err: warning }, "process warning");
+    });
     let running: Awaited<ReturnType<typeof startRelay>>;
     try {
       running = await startRelay(config, logger);
     } catch (error) {
-      logger.fatal({ err: error }, "refund-relay could not start");
+      logger.fatal({ err: error }, `refund-relay could not start: ${(error as Error).message}`);
       return EXIT_FAILURE;
     }
     const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -67,3 +67,11 @@ describe("relay over Kafka: happy path", () => {
       .toBe(3);
   });
 });
+
+describe("relay over Kafka: start-up checks", () => {
+  it("refuses to start when a topic is missing, naming it", async () => {
+    await expect(h.startRelay({ KAFKA_DLQ_TOPIC: `${h.topics.dlq}-absent` })).rejects.toThrow(
+      new RegExp(`Kafka topics missing: ${h.topics.dlq}-absent\\.`),
+    );
+  });
+});

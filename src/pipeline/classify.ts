@@ -18,26 +18,28 @@ const DEFINITIVE_CODES: Partial<Record<DojoError["code"], FailureCode>> = {
   forbidden: "forbidden",
   not_found: "payment_not_found",
   unknown_merchant: "unknown_merchant",
-  idempotency_mismatch: "idempotency_conflict",
 };
 
 /**
- * Classifies the answer to a refund (or reversal) request. A 409 on a refund is retried: the ledger
- * guarantees the same key always carries the same body, so a conflict means Dojo is still working on
- * our own earlier request (or answers in a way it does not document), and only a later answer to the
- * same key tells whether money moved. A 409 on a reversal means the intent's state forbids it.
+ * Classifies the answer to a refund (or reversal) request. Every 409 on a refund is retried and, if
+ * it persists, parked rather than reported: the ledger guarantees the same key always carries the same
+ * body, so a conflict means Dojo is still working on our own earlier request, or claims the key was
+ * used for something else, in which case that earlier request may have paid. Either way only a later
+ * answer (or a person) can tell whether money moved. A 409 on a reversal means the intent's state
+ * forbids it.
  */
 export function classifyWriteError(error: DojoError, method: "refund" | "reversal"): Decision {
   if (error.kind !== "definitive") return { kind: "retry", error };
+  if (method === "refund" && (error.code === "conflict" || error.code === "idempotency_mismatch")) {
+    return { kind: "retry", error };
+  }
   if (error.code === "conflict") {
-    return method === "refund"
-      ? { kind: "retry", error }
-      : {
-          kind: "fail",
-          code: "payment_not_refundable",
-          message: "Dojo refused the reversal in the intent's current state",
-          error,
-        };
+    return {
+      kind: "fail",
+      code: "payment_not_refundable",
+      message: "Dojo refused the reversal in the intent's current state",
+      error,
+    };
   }
   const code = DEFINITIVE_CODES[error.code] ?? "dojo_rejected";
   return { kind: "fail", code, message: `Dojo ${method} refused: ${error.message}`, error };

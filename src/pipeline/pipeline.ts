@@ -69,7 +69,26 @@ interface Delivery {
 type Settlement = { readonly entry: LedgerEntry; readonly method: RefundMethod } & (
   | { readonly state: "succeeded"; readonly refundId: string }
   | { readonly state: "failed"; readonly decision: Extract<Decision, { kind: "fail" }> }
+  /** No answer that can be published: the event goes to the dead-letter topic for a person or a replay. */
+  | {
+      readonly state: "parked";
+      readonly code: "retry_budget_exhausted" | "needs_reconciliation";
+      readonly message: string;
+    }
 );
+
+/**
+ * Refusals that stay true whatever an earlier, unanswered attempt did. Others (400, 409, 422, ...)
+ * may be Dojo reacting to our own earlier refund (for example "amount exceeds the refundable amount"
+ * because it went through), so after an ambiguous attempt they are parked for reconciliation instead
+ * of being reported as refund.failed.
+ */
+const TRUSTED_AFTER_AMBIGUITY: ReadonlySet<string> = new Set([
+  "unauthorized",
+  "forbidden",
+  "payment_not_found",
+  "unknown_merchant",
+]);
 
 export class RefundPipeline {
   readonly #s: PipelineSettings;
@@ -204,13 +223,12 @@ export class RefundPipeline {
       // The stored key, not a freshly derived one: a resumed refund must reuse the key Dojo has seen
       // even if the key namespace was reconfigured in between.
       const settlement = await this.#settleWithDojo(delivery, event, entry, entry.idempotencyKey);
-      if (settlement === undefined) {
-        const latest = (await this.#d.ledger.get(ref)) ?? entry;
+      if (settlement.state === "parked") {
         return this.#park(delivery, {
-          code: "retry_budget_exhausted",
-          message: `no definitive answer from Dojo after ${delivery.tries} tries in this delivery (last error: ${latest.lastError ?? "none"}); the refund may or may not exist: retry later with the same event`,
-          attempts: latest.attempts,
-          firstSeenAt: latest.firstSeenAt,
+          code: settlement.code,
+          message: settlement.message,
+          attempts: settlement.entry.attempts,
+          firstSeenAt: settlement.entry.firstSeenAt,
           eventId: event.id,
           source: event.source,
         });
@@ -256,14 +274,14 @@ export class RefundPipeline {
 
   /**
    * Gets a definitive answer from Dojo, retrying indeterminate ones with the same idempotency key.
-   * Returns undefined when the delivery's budget runs out first.
+   * Parks the event when the delivery's budget runs out first, or when a refusal cannot be trusted.
    */
   async #settleWithDojo(
     delivery: Delivery,
     event: ReturnApprovedEvent,
     start: LedgerEntry,
     idempotencyKey: string,
-  ): Promise<Settlement | undefined> {
+  ): Promise<Settlement> {
     const ref = { source: event.source, eventId: event.id };
     const { data } = event;
     let entry = start;
@@ -311,7 +329,19 @@ export class RefundPipeline {
         }
       }
 
-      if (decision.kind === "fail") return { state: "failed", decision, method, entry };
+      if (decision.kind === "fail") {
+        // attempts counts submissions including this one: 2 or more means an earlier one went unanswered.
+        if (entry.attempts >= 2 && !TRUSTED_AFTER_AMBIGUITY.has(decision.code)) {
+          return {
+            state: "parked",
+            code: "needs_reconciliation",
+            message: `Dojo refused a retry (${decision.message}) after an earlier attempt with the same key went unanswered; the earlier attempt may have refunded: check the payment intent before replaying`,
+            method,
+            entry,
+          };
+        }
+        return { state: "failed", decision, method, entry };
+      }
       delivery.tries += 1;
       this.#log.warn(
         {
@@ -322,7 +352,15 @@ export class RefundPipeline {
         },
         "no definitive answer from Dojo; will retry with the same idempotency key",
       );
-      if (this.#budgetSpent(delivery)) return undefined;
+      if (this.#budgetSpent(delivery)) {
+        return {
+          state: "parked",
+          code: "retry_budget_exhausted",
+          message: `no definitive answer from Dojo after ${delivery.tries} tries in this delivery (last error: ${decision.error.code}: ${decision.error.message}); the refund may or may not exist: replay the event to retry with the same key`,
+          method,
+          entry,
+        };
+      }
       await this.#wait(delivery, decision.error.retryAfterMs);
     }
   }
@@ -444,9 +482,10 @@ export class RefundPipeline {
         if (!waited) return { status: "abandoned", reason: "stopped while dead-lettering" };
       }
     }
-    const log =
-      reason.code === "retry_budget_exhausted" || reason.code === "internal_error" ? "error" : "warn";
-    this.#log[log]({ ...reason, alert: reason.code === "retry_budget_exhausted" }, "message dead-lettered");
+    // Parked events may hide a refund whose fate is unknown: those log at error level with alert: true.
+    const alert = reason.code === "retry_budget_exhausted" || reason.code === "needs_reconciliation";
+    const level = alert || reason.code === "internal_error" ? "error" : "warn";
+    this.#log[level]({ ...reason, alert }, "message dead-lettered");
     return { status: "dead-lettered", reason };
   }
 }

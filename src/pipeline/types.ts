@@ -5,7 +5,12 @@ export type { InboundMessage, OutcomeEvent } from "../../schemas/index.ts";
 
 /** Why a message was parked instead of answered. Carried by the dead letter. */
 export interface DeadLetterReason {
-  readonly code: "unparseable" | "invalid_envelope" | "retry_budget_exhausted" | "internal_error";
+  readonly code:
+    | "unparseable"
+    | "invalid_envelope"
+    | "retry_budget_exhausted"
+    | "needs_reconciliation"
+    | "internal_error";
   readonly message: string;
   /** Dojo calls made for the event so far (0 when it never reached Dojo). */
   readonly attempts: number;

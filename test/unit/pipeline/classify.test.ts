@@ -14,7 +14,7 @@ const REFUND_EXPECTED: Record<DojoErrorCode, "retry" | FailureCode> = {
   method_not_allowed: "dojo_rejected",
   conflict: "retry",
   idempotency_in_flight: "retry",
-  idempotency_mismatch: "idempotency_conflict",
+  idempotency_mismatch: "retry",
   unprocessable: "dojo_rejected",
   client_error: "dojo_rejected",
   rate_limited: "retry",
@@ -31,11 +31,14 @@ const REFUND_EXPECTED: Record<DojoErrorCode, "retry" | FailureCode> = {
 const REVERSAL_EXPECTED: Record<DojoErrorCode, "retry" | FailureCode> = {
   ...REFUND_EXPECTED,
   conflict: "payment_not_refundable",
+  // Reversals carry no idempotency key; should Dojo still claim a key conflict, it is a plain refusal.
+  idempotency_mismatch: "dojo_rejected",
 };
 
 const READ_EXPECTED: Record<DojoErrorCode, "retry" | FailureCode> = {
   ...REFUND_EXPECTED,
   conflict: "dojo_rejected",
+  idempotency_mismatch: "dojo_rejected",
 };
 
 function summary(decision: ReturnType<typeof classifyWriteError>): "retry" | FailureCode {
@@ -70,6 +73,11 @@ describe("classifyWriteError", () => {
 
   it("retries a 409 conflict on a refund with the same error", () => {
     const error = dojoError("conflict", "Dojo answered HTTP 409", { status: 409 });
+    expect(classifyWriteError(error, "refund")).toEqual({ kind: "retry", error });
+  });
+
+  it("retries a 409 idempotency mismatch on a refund: the earlier request with that key may have paid", () => {
+    const error = dojoError("idempotency_mismatch", "Dojo answered HTTP 409", { status: 409 });
     expect(classifyWriteError(error, "refund")).toEqual({ kind: "retry", error });
   });
 

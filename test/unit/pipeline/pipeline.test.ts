@@ -190,6 +190,7 @@ describe("RefundPipeline: retries without paying twice", () => {
     "aborted",
     "unexpected_response",
     "idempotency_in_flight",
+    "idempotency_mismatch",
     "connect_failed",
     "conflict",
   ] as const)("never publishes refund.failed for a refund answered with %s", async (code) => {
@@ -199,6 +200,37 @@ describe("RefundPipeline: retries without paying twice", () => {
     );
     expect(result.status).toBe("dead-lettered");
     expect(sink.published).toEqual([]);
+  });
+
+  it("parks a refusal that follows an unanswered attempt instead of reporting refund.failed", async () => {
+    const answers = [fail<never>("timeout"), fail<never>("unprocessable", "amount exceeds refundable", 422)];
+    dojo.onRefund = () => answers.shift() ?? ok({ refundId: "rf_never", raw: {} });
+    const e = event({ paymentIntentId: "pi_ambiguous", amount: 50 });
+    const result = await pipeline().process(message(e));
+    expect(result).toMatchObject({
+      status: "dead-lettered",
+      reason: { code: "needs_reconciliation", attempts: 2, eventId: e.id },
+    });
+    expect(sink.published).toEqual([]);
+    expect(dojo.refunds()).toHaveLength(2);
+    expect((await ledger.get(ref(e)))?.outcome).toBeNull();
+  });
+
+  it("still reports a refusal that holds whatever the earlier attempt did (401 after a timeout)", async () => {
+    const answers = [fail<never>("timeout"), fail<never>("unauthorized", "bad key", 401)];
+    dojo.onRefund = () => answers.shift() ?? ok({ refundId: "rf_never", raw: {} });
+    const outcome = published(
+      await pipeline().process(message(event({ paymentIntentId: "pi_401", amount: 5 }))),
+    );
+    expect(outcome.data).toMatchObject({ code: "unauthorized", attempts: 2 });
+  });
+
+  it("reports a refusal of the very first attempt as refund.failed", async () => {
+    dojo.onRefund = () => fail("unprocessable", "nope", 422);
+    const outcome = published(
+      await pipeline().process(message(event({ paymentIntentId: "pi_422", amount: 5 }))),
+    );
+    expect(outcome.data).toMatchObject({ code: "dojo_rejected", attempts: 1 });
   });
 
   it("resumes an event that already reached Dojo with the stored key and without preflight", async () => {

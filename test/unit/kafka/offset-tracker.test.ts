@@ -3,7 +3,8 @@ import { PartitionOffsets } from "../../../consumers/kafka/offset-tracker.ts";
 
 function tracked(...offsets: number[]): PartitionOffsets {
   const p = new PartitionOffsets();
-  for (const o of offsets) expect(p.add(o)).toBe(true);
+  const refused = offsets.filter((o) => !p.add(o));
+  expect(refused).toEqual([]);
   return p;
 }
 
@@ -114,8 +115,8 @@ describe("PartitionOffsets", () => {
       p.settle(o);
       const commit = p.takeCommit();
       if (commit !== undefined) {
-        // The commit point only ever moves forward, and only over settled offsets.
-        if (last !== undefined) expect(commit).toBeGreaterThan(last);
+        // The commit point only ever moves forward.
+        if (last !== undefined && commit <= last) throw new Error(`commit went from ${last} to ${commit}`);
         last = commit;
         p.committed(commit);
       }
@@ -134,7 +135,8 @@ describe("PartitionOffsets", () => {
       const batch = Array.from({ length: 1_500 }, () => next++);
       for (const o of batch) p.add(o);
       const [held, ...rest] = batch as [number, ...number[]];
-      for (const o of shuffled(rest, round)) expect(p.settle(o)).toBe(false);
+      const moved = shuffled(rest, round).filter((o) => p.settle(o));
+      expect(moved).toEqual([]);
       expect(p.takeCommit() ?? 0).toBeLessThanOrEqual(held);
       expect(p.settle(held)).toBe(true);
       expect(p.takeCommit()).toBe(next);

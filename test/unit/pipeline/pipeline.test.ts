@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { idempotencyKeyFor, type OutcomeEvent } from "../../../schemas/index.ts";
-import { SqliteLedger } from "../../../src/ledger/index.ts";
+import { type Ledger, SqliteLedger } from "../../../src/ledger/index.ts";
 import { silentLogger } from "../../../src/logger.ts";
 import { type MessageResult, type PipelineSettings, RefundPipeline } from "../../../src/pipeline/index.ts";
 import {
@@ -41,12 +41,35 @@ afterEach(async () => {
 
 function pipeline(
   overrides: Partial<PipelineSettings> = {},
-  extra: { now?: () => Date } = {},
+  extra: { now?: () => Date; ledger?: Ledger } = {},
 ): RefundPipeline {
   return new RefundPipeline(
     { ...SETTINGS, ...overrides },
     { ledger, dojo, sink, logger: silentLogger, random: () => 0, ...extra },
   );
+}
+
+/** The real ledger, except that its first `failures` begin() calls fail like an unavailable disk. */
+function failingBegins(inner: Ledger, failures: number): Ledger & { beginCalls: number } {
+  let left = failures;
+  const wrapper = {
+    beginCalls: 0,
+    begin: (...args: Parameters<Ledger["begin"]>) => {
+      wrapper.beginCalls += 1;
+      if (left > 0) {
+        left -= 1;
+        return Promise.reject(new Error("disk I/O error"));
+      }
+      return inner.begin(...args);
+    },
+    markSubmitting: (...args: Parameters<Ledger["markSubmitting"]>) => inner.markSubmitting(...args),
+    markUnknown: (...args: Parameters<Ledger["markUnknown"]>) => inner.markUnknown(...args),
+    settle: (...args: Parameters<Ledger["settle"]>) => inner.settle(...args),
+    markPublished: (...args: Parameters<Ledger["markPublished"]>) => inner.markPublished(...args),
+    get: (...args: Parameters<Ledger["get"]>) => inner.get(...args),
+    close: () => inner.close(),
+  };
+  return wrapper;
 }
 
 function published(result: MessageResult): OutcomeEvent {
@@ -463,6 +486,52 @@ describe("RefundPipeline: shutdown, fencing and publishing", () => {
     expect(result.status).toBe("published");
     expect(sink.publishAttempts).toBe(3);
     expect(sink.published).toHaveLength(1);
+    expect(dojo.refunds()).toHaveLength(1);
+  });
+});
+
+describe("RefundPipeline: unexpected failures", () => {
+  it("retries a failing ledger write and then settles the event normally", async () => {
+    const flaky = failingBegins(ledger, 2);
+    const result = await pipeline({}, { ledger: flaky }).process(
+      message(event({ paymentIntentId: "pi_io", amount: 5 })),
+    );
+    expect(published(result).type).toBe("refund.succeeded");
+    expect(flaky.beginCalls).toBe(3);
+    expect(dojo.refunds()).toHaveLength(1);
+  });
+
+  it("dead-letters as internal_error when the ledger keeps failing, without calling Dojo", async () => {
+    const flaky = failingBegins(ledger, 1_000);
+    const e = event({ paymentIntentId: "pi_io2", amount: 5 });
+    const result = await pipeline({}, { ledger: flaky }).process(message(e));
+    expect(result).toMatchObject({
+      status: "dead-lettered",
+      reason: { code: "internal_error", attempts: 3, eventId: e.id, source: e.source },
+    });
+    if (result.status === "dead-lettered") expect(result.reason.message).toContain("disk I/O error");
+    expect(flaky.beginCalls).toBe(3);
+    expect(dojo.calls).toEqual([]);
+    expect(sink.published).toEqual([]);
+  });
+
+  it("abandons a settled outcome it cannot publish before the consumer stops, and replays it later", async () => {
+    const stop = new AbortController();
+    sink.failNextPublishes = 1;
+    const publish = sink.publish.bind(sink);
+    sink.publish = async (outcome) => {
+      stop.abort();
+      return publish(outcome);
+    };
+    const e = event({ paymentIntentId: "pi_pubstop", amount: 5 });
+    const result = await pipeline().process(message(e), { stop: stop.signal });
+    expect(result.status).toBe("abandoned");
+    expect(sink.published).toEqual([]);
+    expect(await ledger.get(ref(e))).toMatchObject({ state: "succeeded" });
+
+    sink.publish = publish;
+    const again = await pipeline().process(message(e));
+    expect(again).toMatchObject({ status: "published", replayed: true });
     expect(dojo.refunds()).toHaveLength(1);
   });
 });

@@ -98,7 +98,9 @@ const EnvSchema = z.object({
   KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
   KAFKA_CREATE_TOPICS: bool(false),
 
-  DOJO_BASE_URL: text("https://api.dojo.tech").pipe(z.url({ error: "must be an http(s) URL" })),
+  DOJO_BASE_URL: text("https://api.dojo.tech").pipe(
+    z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+  ),
   DOJO_API_KEY: optionalText,
   DOJO_API_KEY_FILE: optionalText,
   DOJO_ACCOUNTS_FILE: optionalText,
@@ -108,7 +110,8 @@ const EnvSchema = z.object({
   ),
   DOJO_CONNECT_TIMEOUT_MS: int(5_000, 100, 120_000),
   DOJO_TIMEOUT_MS: int(30_000, 100, 300_000),
-  DOJO_CONNECTIONS: int(32, 1, 1024),
+  /** 0: as many as MAX_IN_FLIGHT, so the connection pool never limits the pipeline. */
+  DOJO_CONNECTIONS: int(0, 0, 4096),
 
   LEDGER_URL: text(DEFAULT_LEDGER_URL),
   LEDGER_SYNC: z.enum(["full", "normal"], { error: "must be full or normal" }).default("full"),
@@ -218,13 +221,20 @@ export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
   readFile: FileReader = readText,
 ): RelayConfig {
-  const parsed = EnvSchema.safeParse(env);
+  // Each variable is checked on its own, so one bad value does not hide the others or the checks
+  // across variables below; a variable that fails takes its default for those checks.
   const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.join(".")}: ${issue.message}`);
-    throw new ConfigError(problems);
+  const values: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(EnvSchema.shape)) {
+    const result = schema.safeParse(env[name]);
+    if (result.success) {
+      values[name] = result.data;
+    } else {
+      for (const issue of result.error.issues) problems.push(`${name}: ${issue.message}`);
+      values[name] = schema.safeParse(undefined).data;
+    }
   }
-  const e = parsed.data;
+  const e = values as Env;
   const tryRead = (name: string, path: string | undefined): string | undefined => {
     if (path === undefined) return undefined;
     try {
@@ -235,22 +245,28 @@ export function loadConfig(
     }
   };
 
-  // The Dojo accounts loader checks key prefixes and the accounts document; its errors never quote a key.
+  // Files are read here (not by the accounts loader) so every source of configuration goes through one
+  // reader. The loader checks key prefixes and the accounts document; its errors never quote a key.
+  if (e.DOJO_API_KEY !== undefined && e.DOJO_API_KEY_FILE !== undefined) {
+    problems.push("DOJO_API_KEY, DOJO_API_KEY_FILE: set one, not both");
+  }
+  if (e.DOJO_ACCOUNTS_JSON !== undefined && e.DOJO_ACCOUNTS_FILE !== undefined) {
+    problems.push("DOJO_ACCOUNTS_JSON, DOJO_ACCOUNTS_FILE: set one, not both");
+  }
+  const apiKey = e.DOJO_API_KEY ?? tryRead("DOJO_API_KEY_FILE", e.DOJO_API_KEY_FILE)?.trim();
+  const accountsJson = e.DOJO_ACCOUNTS_JSON ?? tryRead("DOJO_ACCOUNTS_FILE", e.DOJO_ACCOUNTS_FILE);
+  const unreadable = problems.some(
+    (p) => p.startsWith("DOJO_API_KEY_FILE:") || p.startsWith("DOJO_ACCOUNTS_FILE:"),
+  );
   let accounts: DojoAccounts | undefined;
   try {
-    accounts = loadDojoAccounts({
-      apiKey: e.DOJO_API_KEY,
-      apiKeyFile: e.DOJO_API_KEY_FILE,
-      accountsJson: e.DOJO_ACCOUNTS_JSON,
-      accountsFile: e.DOJO_ACCOUNTS_FILE,
-    });
+    if (!unreadable) accounts = loadDojoAccounts({ apiKey, accountsJson });
   } catch (error) {
-    problems.push(`DOJO_API_KEY / DOJO_API_KEY_FILE / DOJO_ACCOUNTS_FILE: ${(error as Error).message}`);
-  }
-  if (accounts !== undefined && !accounts.hasDefault && accounts.merchantIds.length === 0) {
-    problems.push(
-      "DOJO_API_KEY: required (or DOJO_API_KEY_FILE, or DOJO_ACCOUNTS_FILE / DOJO_ACCOUNTS_JSON for several merchants)",
-    );
+    const names =
+      e.DOJO_ACCOUNTS_FILE !== undefined || e.DOJO_ACCOUNTS_JSON !== undefined
+        ? "DOJO_API_KEY / DOJO_ACCOUNTS_FILE / DOJO_ACCOUNTS_JSON"
+        : "DOJO_API_KEY";
+    problems.push(`${names}: ${(error as Error).message}`);
   }
   if (e.RETRY_MAX_DELAY_MS < e.RETRY_BASE_DELAY_MS) {
     problems.push("RETRY_MAX_DELAY_MS: must not be below RETRY_BASE_DELAY_MS");
@@ -325,7 +341,7 @@ export function loadConfig(
       accounts: accounts as DojoAccounts,
       connectTimeoutMs: e.DOJO_CONNECT_TIMEOUT_MS,
       timeoutMs: e.DOJO_TIMEOUT_MS,
-      connections: e.DOJO_CONNECTIONS,
+      connections: e.DOJO_CONNECTIONS === 0 ? e.MAX_IN_FLIGHT : e.DOJO_CONNECTIONS,
     },
     ledger: { url: e.LEDGER_URL, synchronous: e.LEDGER_SYNC },
     pipeline: {

@@ -1,14 +1,18 @@
 import { resolve } from "node:path";
 import { SqliteLedger } from "./sqlite.ts";
+import { ThreadedSqliteLedger } from "./sqlite-threaded.ts";
 import type { Ledger } from "./types.ts";
 
-export { SqliteLedger } from "./sqlite.ts";
+export { SqliteLedger, type SqliteLedgerOptions, StoreLedger } from "./sqlite.ts";
+export { ThreadedSqliteLedger } from "./sqlite-threaded.ts";
 export * from "./types.ts";
 
 export const DEFAULT_LEDGER_URL = "sqlite:./data/refund-relay.db";
 
 export interface OpenLedgerOptions {
   readonly synchronous?: "full" | "normal";
+  /** Run the SQLite connection on a worker thread (the default) or on the calling thread. */
+  readonly thread?: "worker" | "caller";
 }
 
 /**
@@ -20,10 +24,11 @@ export async function openLedger(url: string, options: OpenLedgerOptions = {}): 
     const path = url.slice("sqlite:".length).replace(/^\/\//, "");
     if (path === "")
       throw new Error("LEDGER_URL: sqlite: needs a file path, e.g. sqlite:./data/refund-relay.db");
-    return new SqliteLedger({
+    const settings = {
       path: path === ":memory:" ? path : resolve(path),
       ...(options.synchronous === undefined ? {} : { synchronous: options.synchronous }),
-    });
+    };
+    return options.thread === "caller" ? new SqliteLedger(settings) : ThreadedSqliteLedger.open(settings);
   }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1] ?? "(none)";
   throw new Error(`LEDGER_URL: unsupported scheme "${scheme}"; supported: sqlite:<path>`);

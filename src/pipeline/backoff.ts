@@ -1,5 +1,6 @@
 // Retry delays: exponential backoff with full jitter (a uniform draw between 0 and the capped
-// exponential step), never shorter than a server's Retry-After.
+// exponential step), raised to a server's Retry-After but never above maxDelayMs: a server asking for
+// an hour does not get to stall an event past its own retry budget.
 
 export interface BackoffPolicy {
   readonly baseDelayMs: number;

@@ -61,7 +61,8 @@ class Stopped extends Error {}
 interface Delivery {
   readonly message: InboundMessage;
   readonly ctx: DeliveryContext;
-  readonly startedAt: number;
+  /** When work on the message began (not when it was queued behind its payment intent). */
+  startedAt: number;
   tries: number;
 }
 
@@ -119,8 +120,12 @@ export class RefundPipeline {
   process(message: InboundMessage, ctx: DeliveryContext = {}): Promise<MessageResult> {
     const decoded = decodeReturnApproved(message, { maxBytes: this.#s.maxMessageBytes });
     const key = decoded.ok ? decoded.event.data.paymentIntentId : undefined;
-    const delivery: Delivery = { message, ctx, startedAt: this.#now().getTime(), tries: 0 };
-    return this.#scheduler.run(key, () => this.#deliver(delivery, decoded));
+    const delivery: Delivery = { message, ctx, startedAt: 0, tries: 0 };
+    return this.#scheduler.run(key, () => {
+      // The budget's clock starts here, so waiting behind a slow refund of the same intent costs none.
+      delivery.startedAt = this.#now().getTime();
+      return this.#deliver(delivery, decoded);
+    });
   }
 
   async #deliver(delivery: Delivery, decoded: DecodeResult): Promise<MessageResult> {

@@ -74,7 +74,7 @@ describe("loadConfig defaults", () => {
       apiVersion: "2026-02-27",
       connectTimeoutMs: 5_000,
       timeoutMs: 30_000,
-      connections: 32,
+      connections: 256,
     });
     expect(config.kafka).toMatchObject({
       brokers: ["localhost:9092"],
@@ -159,11 +159,26 @@ describe("loadConfig problems", () => {
     const message = messageOf({ RETRY_BASE_DELAY_MS: "5000", RETRY_MAX_DELAY_MS: "100" });
     expect(message).toMatch(/^invalid configuration:\n/);
     expect(message).toContain("KAFKA_BROKERS: required when RELAY_SOURCE=kafka");
-    expect(message).toContain(
-      "DOJO_API_KEY / DOJO_API_KEY_FILE / DOJO_ACCOUNTS_FILE: no Dojo API key configured",
-    );
+    expect(message).toContain("DOJO_API_KEY: no Dojo API key configured");
     expect(message).toContain("RETRY_MAX_DELAY_MS: must not be below RETRY_BASE_DELAY_MS");
     expect(message.split("\n").filter((l) => l.startsWith("  - "))).toHaveLength(3);
+  });
+
+  it("lists a bad value together with missing settings", () => {
+    const message = messageOf({ MAX_IN_FLIGHT: "0", DOJO_BASE_URL: "ftp://example.com" });
+    expect(message).toContain('MAX_IN_FLIGHT: must be an integer from 1 to 100000, got "0"');
+    expect(message).toContain("DOJO_BASE_URL: must be an http(s) URL");
+    expect(message).toContain("KAFKA_BROKERS: required when RELAY_SOURCE=kafka");
+    expect(message).toContain("DOJO_API_KEY: no Dojo API key configured");
+  });
+
+  it("accepts only http and https Dojo base URLs", () => {
+    for (const url of ["ftp://example.com", "file:///etc/passwd", "localhost:8080"]) {
+      expect(messageOf({ ...BASE, DOJO_BASE_URL: url })).toContain("DOJO_BASE_URL: must be an http(s) URL");
+    }
+    expect(loadConfig({ ...BASE, DOJO_BASE_URL: "http://127.0.0.1:8099" }, noFiles).dojo.baseUrl).toBe(
+      "http://127.0.0.1:8099",
+    );
   });
 
   it("reports an API key with the wrong prefix without printing the key", () => {
@@ -227,8 +242,11 @@ describe("loadConfig secrets", () => {
   it("reads DOJO_API_KEY_FILE and trims the key", () => {
     const path = join(tempDir, "dojo-key");
     writeFileSync(path, `  ${API_KEY}\n`);
-    const config = loadConfig({ KAFKA_BROKERS: "localhost:9092", DOJO_API_KEY_FILE: path }, noFiles);
+    const { read, reads } = files({ [path]: `  ${API_KEY}\n` });
+    const config = loadConfig({ KAFKA_BROKERS: "localhost:9092", DOJO_API_KEY_FILE: path }, read);
     expect(config.dojo.accounts.resolve()?.authorization()).toBe(`Basic ${API_KEY}`);
+    // The key file goes through the reader given to loadConfig, like every other file.
+    expect(reads).toContain(path);
   });
 
   it("reports an unreadable DOJO_API_KEY_FILE by path", () => {
@@ -236,8 +254,9 @@ describe("loadConfig secrets", () => {
       KAFKA_BROKERS: "localhost:9092",
       DOJO_API_KEY_FILE: join(tempDir, "missing"),
     });
-    expect(message).toContain("cannot read Dojo secrets file");
-    expect(message).toContain(join(tempDir, "missing"));
+    expect(message).toContain(`DOJO_API_KEY_FILE: cannot read ${join(tempDir, "missing")} (ENOENT)`);
+    // The unreadable file is the one problem: no second "no key configured" line.
+    expect(message.split("\n").filter((l) => l.startsWith("  - "))).toHaveLength(1);
   });
 
   it("refuses both DOJO_API_KEY and DOJO_API_KEY_FILE", () => {

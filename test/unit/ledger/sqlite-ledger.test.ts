@@ -1,28 +1,43 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { openLedger, SqliteLedger } from "../../../src/ledger/index.ts";
-import { describeLedgerContract } from "../../support/ledger-contract.ts";
+import { openLedger, SqliteLedger, ThreadedSqliteLedger } from "../../../src/ledger/index.ts";
+import { describeLedgerContract, sampleEntry } from "../../support/ledger-contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "refund-relay-ledger-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeLedgerContract("sqlite in memory", { open: async () => new SqliteLedger({ path: ":memory:" }) });
-
 let fileCount = 0;
-describeLedgerContract("sqlite file", {
-  open: async () => new SqliteLedger({ path: join(dir, `ledger-${++fileCount}.db`) }),
-  reopen: async () => {
-    // The suite closes the first instance in afterEach; a second handle on the same file sees its data.
-    return new SqliteLedger({ path: join(dir, `ledger-${fileCount}.db`) });
-  },
+const nextFile = () => join(dir, `ledger-${++fileCount}.db`);
+const currentFile = () => join(dir, `ledger-${fileCount}.db`);
+
+describeLedgerContract("sqlite in memory, calling thread", {
+  open: async () => new SqliteLedger({ path: ":memory:" }),
+});
+
+describeLedgerContract("sqlite file, calling thread", {
+  open: async () => new SqliteLedger({ path: nextFile() }),
+  // A second connection on the same file sees what the first committed.
+  reopen: async () => new SqliteLedger({ path: currentFile() }),
+});
+
+describeLedgerContract("sqlite file, worker thread", {
+  open: () => ThreadedSqliteLedger.open({ path: nextFile() }),
+  reopen: () => ThreadedSqliteLedger.open({ path: currentFile() }),
 });
 
 describe("openLedger", () => {
-  it("opens an SQLite file named by a sqlite: URL, creating its directory", async () => {
+  it("opens an SQLite file named by a sqlite: URL on a worker thread, creating its directory", async () => {
     const ledger = await openLedger(`sqlite:${join(dir, "nested", "a.db")}`);
+    expect(ledger).toBeInstanceOf(ThreadedSqliteLedger);
+    const entry = sampleEntry();
+    expect((await ledger.begin(entry, new Date())).kind).toBe("new");
     await ledger.close();
+    const again = await openLedger(`sqlite:${join(dir, "nested", "a.db")}`, { thread: "caller" });
+    expect(again).toBeInstanceOf(SqliteLedger);
+    expect((await again.get(entry))?.state).toBe("received");
+    await again.close();
   });
 
   it("rejects an unsupported scheme, naming the supported ones", async () => {
@@ -31,5 +46,19 @@ describe("openLedger", () => {
 
   it("rejects a sqlite: URL without a path", async () => {
     await expect(openLedger("sqlite:")).rejects.toThrow(/needs a file path/);
+  });
+
+  it("fails clearly when the file cannot be opened", async () => {
+    const notADirectory = join(dir, "plain-file");
+    writeFileSync(notADirectory, "");
+    await expect(ThreadedSqliteLedger.open({ path: join(notADirectory, "ledger.db") })).rejects.toThrow(
+      /cannot open the ledger: E[A-Z]+/,
+    );
+  });
+
+  it("refuses work after it is closed", async () => {
+    const ledger = await ThreadedSqliteLedger.open({ path: nextFile() });
+    await ledger.close();
+    await expect(ledger.get(sampleEntry())).rejects.toThrow(/closed/);
   });
 });

@@ -222,6 +222,13 @@ export class KafkaHarness {
     }
   }
 
+  /** Sum of the group's committed offsets over the input partitions (messages acknowledged so far). */
+  async committedTotal(): Promise<number> {
+    let total = 0;
+    for (const offset of (await this.committedOffsets()).values()) total += Math.max(0, Number(offset));
+    return total;
+  }
+
   async tearDown(): Promise<void> {
     for (const child of this.#children) if (child.exitCode === null) child.kill("SIGKILL");
     await Promise.allSettled(this.#relays.map((r) => r.stop()));

@@ -1,8 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { fullJitter } from "../../../src/backoff.ts";
 import { paymentIntentSchema, refundableAmount } from "../../../src/dojo/index.ts";
 import { readRefund, readReversal } from "../../../src/dojo/responses.ts";
-import { backoffDelay, nextDelay, type RetryPolicy, sleep } from "../../../src/dojo/retry.ts";
+import { nextDelay, type RetryPolicy, sleep } from "../../../src/dojo/retry.ts";
 
 const policy: RetryPolicy = { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000, budgetMs: 3000 };
 
@@ -13,7 +14,7 @@ describe("backoff", () => {
         fc.integer({ min: 1, max: 30 }),
         fc.double({ min: 0, max: 0.999999, noNaN: true }),
         (n, r) => {
-          const d = backoffDelay(n, policy, () => r);
+          const d = fullJitter(n, policy, () => r);
           return d >= 0 && d < Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (n - 1));
         },
       ),

@@ -67,8 +67,8 @@ port_open() { # port
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-fail_start() { # name log-file
-  log "$1 did not become ready within ${timeout_s}s; last lines of $2:"
+fail_start() { # name log-file reason
+  log "$1 $3; last lines of $2:"
   tail -n 40 "$2" >&2 || true
   stop_all
   exit 1
@@ -119,8 +119,8 @@ start_kafka() {
 wait_kafka() {
   local deadline=$((SECONDS + timeout_s))
   until grep -q "Kafka Server started" "$run_dir/kafka.log" 2>/dev/null && port_open "$kafka_port"; do
-    pid_alive "$run_dir/kafka.pid" || fail_start kafka "$run_dir/kafka.log"
-    [ "$SECONDS" -lt "$deadline" ] || fail_start kafka "$run_dir/kafka.log"
+    pid_alive "$run_dir/kafka.pid" || fail_start kafka "$run_dir/kafka.log" "exited during start-up"
+    [ "$SECONDS" -lt "$deadline" ] || fail_start kafka "$run_dir/kafka.log" "did not become ready within ${timeout_s}s"
     sleep 0.3
   done
 }
@@ -160,8 +160,8 @@ EOF
 wait_elasticmq() {
   local deadline=$((SECONDS + timeout_s))
   until curl -fsS -o /dev/null "http://127.0.0.1:$sqs_port/?Action=ListQueues" 2>/dev/null; do
-    pid_alive "$run_dir/elasticmq.pid" || fail_start elasticmq "$run_dir/elasticmq.log"
-    [ "$SECONDS" -lt "$deadline" ] || fail_start elasticmq "$run_dir/elasticmq.log"
+    pid_alive "$run_dir/elasticmq.pid" || fail_start elasticmq "$run_dir/elasticmq.log" "exited during start-up"
+    [ "$SECONDS" -lt "$deadline" ] || fail_start elasticmq "$run_dir/elasticmq.log" "did not become ready within ${timeout_s}s"
     sleep 0.3
   done
 }

@@ -38,6 +38,8 @@ export interface KafkaRelayOptions {
 }
 
 export interface KafkaRelayStats {
+  /** Times this member joined the group (1 when no rebalance happened since start). */
+  readonly groupJoins: number;
   readonly inFlight: number;
   readonly settled: number;
   readonly deadLettered: number;
@@ -61,6 +63,7 @@ export class KafkaRelay {
   #commitTimer: NodeJS.Timeout | undefined;
   #committing: Promise<void> | undefined;
   #rebalancing = false;
+  #groupJoins = 0;
   #settled = 0;
   #deadLettered = 0;
   #lastProgressAt: Date | undefined;
@@ -96,6 +99,7 @@ export class KafkaRelay {
     let inFlight = 0;
     for (const p of this.#partitions.values()) inFlight += p.inFlight;
     return {
+      groupJoins: this.#groupJoins,
       inFlight,
       settled: this.#settled,
       deadLettered: this.#deadLettered,
@@ -138,6 +142,7 @@ export class KafkaRelay {
   /** After a rebalance: partitions we no longer own are fenced; their results are neither published nor committed. */
   #onAssignment(assignment: Record<string, number[]>): void {
     this.#rebalancing = false;
+    this.#groupJoins += 1;
     const owned = new Set(assignment[this.#o.inputTopic] ?? []);
     for (const [partition, offsets] of this.#partitions) {
       if (owned.has(partition)) continue;

@@ -87,6 +87,23 @@ function sharedCpu(simPid: number | undefined): { sim: number; broker: number; b
   };
 }
 
+async function waitForStableGroup(kafka: Kafka, groupId: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const { groups } = await admin.describeGroups([groupId]);
+      const group = groups[0];
+      if (group?.state === "Stable" && group.members.length > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`group ${groupId} did not become stable within 60 s`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function runOne(
   impl: "relay" | "baseline",
   latencyMs: number,
@@ -170,6 +187,8 @@ async function runOne(
     stdio: ["ignore", "inherit", "inherit"],
   });
 
+  // Timing starts once the process under test has joined its group, so start-up is not measured.
+  await waitForStableGroup(kafka, env.KAFKA_GROUP_ID);
   const producer = kafka.producer();
   await producer.connect();
   const cpuBefore = sharedCpu(simPid);

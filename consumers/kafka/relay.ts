@@ -73,12 +73,14 @@ export class KafkaRelay {
     this.#log = options.logger.child({ component: "kafka" });
     // Idempotent (one request in flight keeps the broker's sequence numbers gapless); the default
     // partitioner is named to keep kafkajs from warning about its v2 change.
-    this.#producer = options.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
-    });
+    const makeProducer = () =>
+      options.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
+      });
+    this.#producer = makeProducer();
     const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
     this.#consumer = options.kafka.consumer({
       groupId: options.groupId,
@@ -90,7 +92,11 @@ export class KafkaRelay {
       this.#batcher = new BatchingProducer(this.#producer);
       this.sink = new KafkaOutcomeSink(this.#batcher, options.topics, options.outcomeMode);
     } else {
-      this.#txn = new TransactionalBatcher(this.#producer, options.groupId);
+      this.#txn = new TransactionalBatcher(this.#producer, options.groupId, async () => {
+        const fresh = makeProducer();
+        await fresh.connect();
+        return fresh;
+      });
       this.sink = new KafkaOutcomeSink(this.#txn, options.topics, options.outcomeMode);
     }
   }
@@ -148,7 +154,11 @@ export class KafkaRelay {
       if (owned.has(partition)) continue;
       offsets.fenced = true;
       this.#partitions.delete(partition);
-      this.#paused.delete(partition);
+      if (this.#paused.delete(partition)) {
+        // kafkajs keeps a partition's pause across rebalances: were it ever assigned back to us, it
+        // would otherwise stay paused with no tracker to resume it.
+        this.#consumer.resume([{ topic: this.#o.inputTopic, partitions: [partition] }]);
+      }
       this.#log.info(
         { partition },
         "partition revoked; its unsettled messages will be redelivered to the new owner",
@@ -283,7 +293,8 @@ export class KafkaRelay {
     await this.#commit();
     await this.#batcher?.flush().catch(() => undefined);
     await this.#consumer.disconnect();
-    await this.#producer.disconnect();
+    if (this.#txn !== undefined) await this.#txn.close();
+    else await this.#producer.disconnect();
     return { abandoned };
   }
 }

@@ -19,13 +19,20 @@ export interface PartitionOffset {
 }
 
 export class TransactionalBatcher implements RecordSender {
-  readonly #producer: Producer;
+  #producer: Producer;
   readonly #groupId: string;
+  readonly #replace: () => Promise<Producer>;
   #queue: Queued[] = [];
 
-  constructor(producer: Producer, consumerGroupId: string) {
+  /**
+   * `replace` makes and connects a fresh transactional producer. It is used after a failed
+   * transaction, because a failed commit can leave kafkajs' transaction state where no further
+   * transaction can start; the new producer's registration fences the old one at the broker.
+   */
+  constructor(producer: Producer, consumerGroupId: string, replace: () => Promise<Producer>) {
     this.#producer = producer;
     this.#groupId = consumerGroupId;
+    this.#replace = replace;
   }
 
   /** Resolves once the transaction holding the record committed. */
@@ -38,14 +45,30 @@ export class TransactionalBatcher implements RecordSender {
   }
 
   /**
-   * Commits one transaction with every queued record and the given offsets. On failure the
-   * transaction is aborted, the records' senders are told (the pipeline publishes them again), and
-   * the offsets stay uncommitted.
+   * Commits one transaction with every queued record and the given offsets. On any failure the
+   * records' senders are told (the pipeline publishes them again), the offsets stay uncommitted, the
+   * producer is replaced, and the error is rethrown.
    */
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0 && offsets.length === 0) return;
+    try {
+      await this.#run(batch, offsets);
+    } catch (error) {
+      for (const q of batch) q.reject(error);
+      await this.#replaceProducer();
+      throw error;
+    }
+    for (const q of batch) q.resolve();
+  }
+
+  async close(): Promise<void> {
+    for (const q of this.#queue.splice(0)) q.reject(new Error("the producer is closing"));
+    await this.#producer.disconnect();
+  }
+
+  async #run(batch: readonly Queued[], offsets: readonly PartitionOffset[]): Promise<void> {
     const txn = await this.#producer.transaction();
     try {
       if (batch.length > 0) {
@@ -72,9 +95,14 @@ export class TransactionalBatcher implements RecordSender {
       await txn.commit();
     } catch (error) {
       await txn.abort().catch(() => undefined);
-      for (const q of batch) q.reject(error);
       throw error;
     }
-    for (const q of batch) q.resolve();
+  }
+
+  async #replaceProducer(): Promise<void> {
+    const old = this.#producer;
+    await old.disconnect().catch(() => undefined);
+    // If this fails too, the next commit fails on the disconnected producer and tries again.
+    this.#producer = await this.#replace().catch(() => old);
   }
 }

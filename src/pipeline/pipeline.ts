@@ -67,6 +67,10 @@ interface Delivery {
 }
 
 /** A definitive answer, with the ledger entry as it stood after the last Dojo call. */
+type WriteAnswer =
+  | { readonly ok: true; readonly id: string }
+  | { readonly ok: false; readonly decision: Decision; readonly retriedInCall: boolean };
+
 type Settlement = { readonly entry: LedgerEntry; readonly method: RefundMethod } & (
   | { readonly state: "succeeded"; readonly refundId: string }
   | { readonly state: "failed"; readonly decision: Extract<Decision, { kind: "fail" }> }
@@ -290,6 +294,9 @@ export class RefundPipeline {
     const ref = { source: event.source, eventId: event.id };
     const { data } = event;
     let entry = start;
+    // Whether some attempt for this event, in this delivery or an earlier one, may have reached Dojo
+    // without an answer; after that, only some refusals can be trusted (see TRUSTED_AFTER_AMBIGUITY).
+    let ambiguousBefore = false;
     for (;;) {
       this.#checkStop(delivery);
       let method: RefundMethod = entry.method ?? "refund";
@@ -325,6 +332,7 @@ export class RefundPipeline {
             : await this.#reverse(entry, data, signal);
         if (answer.ok) return { state: "succeeded", refundId: answer.id, method, entry };
         decision = answer.decision;
+        ambiguousBefore = ambiguousBefore || answer.retriedInCall;
         if (decision.kind === "retry") {
           entry = await this.#d.ledger.markUnknown(
             ref,
@@ -336,7 +344,7 @@ export class RefundPipeline {
 
       if (decision.kind === "fail") {
         // attempts counts submissions including this one: 2 or more means an earlier one went unanswered.
-        if (entry.attempts >= 2 && !TRUSTED_AFTER_AMBIGUITY.has(decision.code)) {
+        if ((entry.attempts >= 2 || ambiguousBefore) && !TRUSTED_AFTER_AMBIGUITY.has(decision.code)) {
           return {
             state: "parked",
             code: "needs_reconciliation",
@@ -374,7 +382,7 @@ export class RefundPipeline {
     data: ReturnApprovedEvent["data"],
     idempotencyKey: string,
     signal: AbortSignal | undefined,
-  ): Promise<{ ok: true; id: string } | { ok: false; decision: Decision }> {
+  ): Promise<WriteAnswer> {
     const result = await this.#d.dojo.createRefund({
       paymentIntentId: data.paymentIntentId,
       amount: data.amount.value,
@@ -385,7 +393,13 @@ export class RefundPipeline {
       ...(signal === undefined ? {} : { signal }),
     });
     if (result.ok) return { ok: true, id: result.value.refundId };
-    return { ok: false, decision: classifyWriteError(result.error, "refund") };
+    // The client retries an unanswered refund itself (same key); more than one attempt in the call
+    // means an earlier one may have gone through, exactly as if the pipeline had retried.
+    return {
+      ok: false,
+      decision: classifyWriteError(result.error, "refund"),
+      retriedInCall: result.attempts > 1,
+    };
   }
 
   /**
@@ -396,7 +410,7 @@ export class RefundPipeline {
     entry: LedgerEntry,
     data: ReturnApprovedEvent["data"],
     signal: AbortSignal | undefined,
-  ): Promise<{ ok: true; id: string } | { ok: false; decision: Decision }> {
+  ): Promise<WriteAnswer> {
     const target = {
       paymentIntentId: data.paymentIntentId,
       ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
@@ -404,7 +418,7 @@ export class RefundPipeline {
     };
     if (entry.attempts > 1) {
       const read = await this.#d.dojo.getPaymentIntent(target);
-      if (!read.ok) return { ok: false, decision: { kind: "retry", error: read.error } };
+      if (!read.ok) return { ok: false, decision: { kind: "retry", error: read.error }, retriedInCall: false };
       if (read.value.status === "Reversed") return { ok: true, id: `reversal-of-${data.paymentIntentId}` };
       if (read.value.status !== "Authorized") {
         return {
@@ -414,12 +428,14 @@ export class RefundPipeline {
             code: "payment_not_refundable",
             message: `the payment intent is ${read.value.status}`,
           },
+          retriedInCall: false,
         };
       }
     }
     const result = await this.#d.dojo.createReversal(target);
     if (result.ok) return { ok: true, id: result.value.reversalId };
-    return { ok: false, decision: classifyWriteError(result.error, "reversal") };
+    // Reversals are resent inside a call only when nothing was sent, so no attempt was ambiguous.
+    return { ok: false, decision: classifyWriteError(result.error, "reversal"), retriedInCall: false };
   }
 
   #budgetSpent(delivery: Delivery): boolean {

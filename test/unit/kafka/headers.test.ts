@@ -41,3 +41,12 @@ describe("headersToRecord", () => {
     expect(headersToRecord({ a: "", b: Buffer.alloc(0) })).toEqual({ a: "", b: "" });
   });
 });
+
+describe("headersToRecord with null values", () => {
+  it("leaves out headers whose value is null instead of throwing", () => {
+    const headers = { ce_id: Buffer.from("evt-1"), "x-empty": null } as unknown as Parameters<
+      typeof headersToRecord
+    >[0];
+    expect(headersToRecord(headers)).toEqual({ ce_id: "evt-1" });
+  });
+});

@@ -31,7 +31,7 @@ export const FAILURE_CODE_DESCRIPTIONS: Readonly<Record<FailureCode, string>> = 
   amount_exceeds_refundable: "The amount is larger than what is still refundable on the payment intent.",
   unknown_merchant: "The merchantId does not match any configured Dojo account.",
   idempotency_conflict:
-    "Dojo reported that the idempotency key was already used with a different request; no money moved for this event.",
+    "The event reused the id of an earlier return.approved with different content. This version was not processed and no money moved for it; the earlier version keeps its own outcome, and this answer's id never equals that outcome's id.",
   dojo_rejected: "Dojo rejected the refund for another reason (HTTP 4xx); its problem details are attached.",
   unauthorized: "Dojo rejected the API key (HTTP 401).",
   forbidden: "The API key is not allowed to refund this payment (HTTP 403).",

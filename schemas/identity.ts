@@ -39,8 +39,19 @@ export type OutcomeType = "refund.succeeded" | "refund.failed";
  * parts unambiguous (no separator a source or id could contain). The relay's own source is not part of it:
  * consumers de-duplicate on (source, id), and the relay's source is already the first half of that pair.
  */
-export function outcomeEventId(source: string, sourceEventId: string, outcomeType: OutcomeType): string {
-  return uuidV5(OUTCOME_ID_NAMESPACE, JSON.stringify([source, sourceEventId, outcomeType]));
+export function outcomeEventId(
+  source: string,
+  sourceEventId: string,
+  outcomeType: OutcomeType,
+  variant?: string,
+): string {
+  // A variant (an answer to a second, different event that reused the id) joins the array, so its id
+  // can never equal the id of the first event's own outcome; without one the definition is unchanged.
+  const parts =
+    variant === undefined
+      ? [source, sourceEventId, outcomeType]
+      : [source, sourceEventId, outcomeType, variant];
+  return uuidV5(OUTCOME_ID_NAMESPACE, JSON.stringify(parts));
 }
 
 export interface IdempotencyKeyOptions {

@@ -10,6 +10,7 @@ export {
 export { FAILURE_CODE_DESCRIPTIONS, FAILURE_CODES, type FailureCode } from "./failure-codes.ts";
 export {
   DEFAULT_IDEMPOTENCY_NAMESPACE,
+  IDEMPOTENCY_NAMESPACE_PATTERN,
   type IdempotencyKeyOptions,
   idempotencyKeyFor,
   OUTCOME_ID_NAMESPACE,

@@ -71,6 +71,11 @@ export interface RefundFailedInput extends OutcomeInputBase {
   /** Human explanation; control characters are replaced and it is cut to 2048 characters. */
   readonly message: string;
   readonly problem?: ProblemInput | undefined;
+  /**
+   * Set only when answering a second event that reused an already-processed id with other content
+   * (code idempotency_conflict): folded into the outcome id so it differs from the first event's own.
+   */
+  readonly idVariant?: string | undefined;
 }
 
 /** Thrown by the builders when the input would break the emitted contract (a bug in the caller). */
@@ -172,7 +177,7 @@ export function buildRefundFailed(input: RefundFailedInput): RefundFailedEvent {
   const processedAt = isoTime(input.processedAt);
   return checked(RefundFailedEventV1Emit, REFUND_FAILED_TYPE, {
     specversion: "1.0",
-    id: outcomeEventId(input.sourceEvent.source, input.sourceEvent.id, REFUND_FAILED_TYPE),
+    id: outcomeEventId(input.sourceEvent.source, input.sourceEvent.id, REFUND_FAILED_TYPE, input.idVariant),
     source: input.source,
     type: REFUND_FAILED_TYPE,
     ...optional("subject", input.paymentIntentId),

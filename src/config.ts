@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { inspect } from "node:util";
 import { z } from "zod";
+import { IDEMPOTENCY_NAMESPACE_PATTERN } from "../schemas/index.ts";
 import { type DojoAccounts, loadDojoAccounts } from "./dojo/index.ts";
 import { DEFAULT_LEDGER_URL } from "./ledger/index.ts";
 
@@ -70,7 +71,14 @@ const EnvSchema = z.object({
   OUTCOME_MODE: z
     .enum(["structured", "binary"], { error: "must be structured or binary" })
     .default("structured"),
-  IDEMPOTENCY_NAMESPACE: text("rr"),
+  IDEMPOTENCY_NAMESPACE: text("rr").pipe(
+    z
+      .string()
+      .regex(
+        IDEMPOTENCY_NAMESPACE_PATTERN,
+        "must be 1-20 of A-Z a-z 0-9 . _ - starting with a letter or digit",
+      ),
+  ),
   MAX_MESSAGE_BYTES: int(262_144, 1024, 16 * 1024 * 1024),
 
   KAFKA_BROKERS: optionalText,
@@ -94,7 +102,8 @@ const EnvSchema = z.object({
     .optional(),
   KAFKA_SASL_USERNAME: optionalText,
   KAFKA_SASL_PASSWORD: optionalText,
-  KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(1000, 1, 100_000),
+  KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(250, 1, 100_000),
+  KAFKA_FROM_BEGINNING: bool(true),
   KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
   KAFKA_CREATE_TOPICS: bool(false),
 
@@ -123,7 +132,7 @@ const EnvSchema = z.object({
   RETRY_MAX_AGE_MS: int(15 * 60_000, 1_000, 14 * 24 * 3_600_000),
   RETRY_BASE_DELAY_MS: int(500, 1, 600_000),
   RETRY_MAX_DELAY_MS: int(60_000, 1, 3_600_000),
-  SHUTDOWN_TIMEOUT_MS: int(30_000, 100, 600_000),
+  SHUTDOWN_TIMEOUT_MS: int(20_000, 100, 600_000),
   HTTP_PORT: int(0, 0, 65_535),
 });
 
@@ -144,6 +153,8 @@ export interface KafkaSettings {
   readonly sessionTimeoutMs: number;
   /** Create missing topics at start-up instead of refusing to start. */
   readonly createTopics: boolean;
+  /** Where a group without committed offsets starts: the earliest retained event, or only new ones. */
+  readonly fromBeginning: boolean;
   readonly ssl:
     | false
     | {
@@ -312,6 +323,7 @@ export function loadConfig(
       maxInFlightPerPartition: e.KAFKA_MAX_IN_FLIGHT_PER_PARTITION,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       createTopics: e.KAFKA_CREATE_TOPICS,
+      fromBeginning: e.KAFKA_FROM_BEGINNING,
       ssl: e.KAFKA_SSL
         ? {
             rejectUnauthorized: e.KAFKA_SSL_REJECT_UNAUTHORIZED,

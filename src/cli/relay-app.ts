@@ -39,6 +39,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
     maxInFlightPerPartition: kafkaSettings.maxInFlightPerPartition,
     sessionTimeoutMs: kafkaSettings.sessionTimeoutMs,
     createTopics: kafkaSettings.createTopics,
+    fromBeginning: kafkaSettings.fromBeginning,
     ...(kafkaSettings.transactional ? { transactionalId: kafkaSettings.transactionalId } : {}),
     logger,
   });

@@ -37,6 +37,12 @@ export const startCommand: Subcommand = {
     process.on("warning", (warning) => {
       if (warning.name !== "TimeoutNegativeWarning") logger.warn({ err: warning }, "process warning");
     });
+    // Listen before starting, so a signal during start-up stops the relay once it is up instead of
+    // killing the process halfway.
+    const signalled = new Promise<NodeJS.Signals>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
     let running: Awaited<ReturnType<typeof startRelay>>;
     try {
       running = await startRelay(config, logger);
@@ -44,11 +50,15 @@ export const startCommand: Subcommand = {
       logger.fatal({ err: error }, `refund-relay could not start: ${(error as Error).message}`);
       return EXIT_FAILURE;
     }
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once("SIGTERM", () => resolve("SIGTERM"));
-      process.once("SIGINT", () => resolve("SIGINT"));
-    });
+    const signal = await signalled;
     logger.info({ signal }, "shutting down");
+    // The drain has its own deadline; this one catches a shutdown step that hangs (a broker that no
+    // longer answers a disconnect, for example): exit non-zero rather than never.
+    const hardDeadline = setTimeout(() => {
+      logger.error({ afterMs: config.shutdownTimeoutMs + 15_000 }, "shutdown did not finish; exiting");
+      process.exit(EXIT_FAILURE);
+    }, config.shutdownTimeoutMs + 15_000);
+    hardDeadline.unref();
     let code = EXIT_OK;
     try {
       await running.stop();
@@ -56,6 +66,7 @@ export const startCommand: Subcommand = {
       logger.error({ err: error }, "shutdown failed");
       code = EXIT_FAILURE;
     }
+    clearTimeout(hardDeadline);
     // Everything is closed; a client library's stray timer must not keep the process alive.
     setTimeout(() => process.exit(code), 1_000).unref();
     return code;

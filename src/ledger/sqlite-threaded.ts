@@ -91,6 +91,11 @@ export class ThreadedSqliteLedger extends StoreLedger {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      if (this.#failure !== undefined) {
+        // The worker is gone: nothing to flush, nobody to answer "closed".
+        await this.#worker.terminate();
+        return;
+      }
       this.#send();
       const closed = new Promise<void>((resolve) => {
         const onMessage = (message: unknown) => {
@@ -100,6 +105,8 @@ export class ThreadedSqliteLedger extends StoreLedger {
           }
         };
         this.#worker.on("message", onMessage);
+        // A worker that dies while closing ends the wait too.
+        this.#worker.once("exit", () => resolve());
       });
       this.#worker.postMessage("close");
       await closed;

@@ -46,11 +46,13 @@ export function failedOutcome(
   code: FailureCode,
   message: string,
   error?: DojoError,
+  idVariant?: string,
 ): OutcomeEvent {
   return buildRefundFailed({
     ...common(ctx),
     code,
     message,
+    ...(idVariant === undefined ? {} : { idVariant }),
     ...(error?.problem === undefined ? {} : { problem: error.problem }),
   });
 }

@@ -57,6 +57,8 @@ export interface PipelineDeps {
 /** Thrown inside a delivery when the transport asked to stop; turns into an "abandoned" result. */
 class Stopped extends Error {}
 
+const ABANDONED: MessageResult = { status: "abandoned", reason: "stopped before the message settled" };
+
 /** Per-delivery bookkeeping for the retry budget. */
 interface Delivery {
   readonly message: InboundMessage;
@@ -141,21 +143,25 @@ export class RefundPipeline {
           ? await this.#handle(delivery, decoded.event)
           : await this.#rejectInvalid(delivery, decoded);
       } catch (error) {
-        if (error instanceof Stopped)
-          return { status: "abandoned", reason: "stopped before the message settled" };
+        if (error instanceof Stopped) return ABANDONED;
         const message = error instanceof Error ? error.message : String(error);
         delivery.tries += 1;
         this.#log.error({ err: error, tries: delivery.tries }, "message processing failed; retrying");
-        if (this.#budgetSpent(delivery)) {
-          return this.#park(delivery, {
-            code: "internal_error",
-            message: `processing failed repeatedly: ${message}`,
-            attempts: delivery.tries,
-            firstSeenAt: new Date(delivery.startedAt),
-            ...(decoded.ok ? { eventId: decoded.event.id, source: decoded.event.source } : {}),
-          });
+        try {
+          if (this.#budgetSpent(delivery)) {
+            return await this.#park(delivery, {
+              code: "internal_error",
+              message: `processing failed repeatedly: ${message}`,
+              attempts: delivery.tries,
+              firstSeenAt: new Date(delivery.startedAt),
+              ...(decoded.ok ? { eventId: decoded.event.id, source: decoded.event.source } : {}),
+            });
+          }
+          await this.#wait(delivery, undefined);
+        } catch (inner) {
+          if (inner instanceof Stopped) return ABANDONED;
+          throw inner;
         }
-        await this.#wait(delivery, undefined);
       }
     }
   }
@@ -167,6 +173,24 @@ export class RefundPipeline {
   ): Promise<MessageResult> {
     const { eventId, source } = decoded;
     if (eventId !== undefined && source !== undefined) {
+      // An id the ledger knows was valid when it first arrived (validation may have become stricter
+      // since): answer from the ledger, never with a contradicting invalid_event.
+      const known = await this.#d.ledger.get({ source, eventId });
+      if (known !== undefined) {
+        if (SETTLED_STATES.has(known.state)) {
+          const stored = known.outcome as OutcomeEvent;
+          await this.#publish(delivery, stored);
+          return { status: "published", outcome: stored, replayed: true };
+        }
+        return this.#park(delivery, {
+          code: "needs_reconciliation",
+          message: `the event no longer passes validation (${decoded.message}) but an earlier delivery of its id reached the refund step; its refund is not settled`,
+          attempts: known.attempts,
+          firstSeenAt: known.firstSeenAt,
+          eventId,
+          source,
+        });
+      }
       const outcome = invalidEventOutcome(this.#s.eventSource, { ...decoded, eventId, source }, this.#now());
       await this.#publish(delivery, outcome);
       this.#log.warn(
@@ -189,11 +213,12 @@ export class RefundPipeline {
     const { data } = event;
     const idempotencyKey = idempotencyKeyFor(event, { namespace: this.#s.idempotencyNamespace });
     const ref = { source: event.source, eventId: event.id };
+    const hash = requestHash(data);
     const begun = await this.#d.ledger.begin(
       {
         ...ref,
         idempotencyKey,
-        requestHash: requestHash(data),
+        requestHash: hash,
         paymentIntentId: data.paymentIntentId,
         merchantId: data.merchantId ?? null,
         amount: data.amount.value,
@@ -212,12 +237,28 @@ export class RefundPipeline {
 
     if (begun.kind === "conflict") {
       // The stored row belongs to the first version of the event; nothing is called or stored for this one.
+      const why =
+        begun.reason === "content"
+          ? "this event id was already used by an event with different content"
+          : "the idempotency key derived from this event already belongs to another event";
+      if (!SETTLED_STATES.has(begun.entry.state)) {
+        // The first version's refund is still open: answering "failed" for its id now could contradict
+        // the outcome it will get, so this version waits on the dead-letter topic for a person.
+        return this.#park(delivery, {
+          code: "idempotency_conflict",
+          message: `${why}, whose refund is not settled yet; this version was not processed`,
+          attempts: 0,
+          firstSeenAt: new Date(delivery.startedAt),
+          eventId: event.id,
+          source: event.source,
+        });
+      }
       const outcome = failedOutcome(
         { ...outcomeCtx(begun.entry, begun.entry.method ?? "refund"), attempts: 0 },
         "idempotency_conflict",
-        begun.reason === "content"
-          ? "this event id was already processed with different content; no refund was attempted for this version"
-          : "the idempotency key derived from this event already belongs to another event; no refund was attempted",
+        `${why}; no refund was attempted for this version, the first one keeps its own outcome`,
+        undefined,
+        hash,
       );
       await this.#publish(delivery, outcome);
       this.#log.warn(
@@ -418,7 +459,8 @@ export class RefundPipeline {
     };
     if (entry.attempts > 1) {
       const read = await this.#d.dojo.getPaymentIntent(target);
-      if (!read.ok) return { ok: false, decision: { kind: "retry", error: read.error }, retriedInCall: false };
+      if (!read.ok)
+        return { ok: false, decision: { kind: "retry", error: read.error }, retriedInCall: false };
       if (read.value.status === "Reversed") return { ok: true, id: `reversal-of-${data.paymentIntentId}` };
       if (read.value.status !== "Authorized") {
         return {
@@ -475,8 +517,9 @@ export class RefundPipeline {
         await this.#d.sink.publish(outcome);
         return;
       } catch (error) {
+        // The message cannot be acknowledged before its outcome is out; after a while a person should look.
         this.#log.error(
-          { err: error, outcomeId: outcome.id, failures: failures + 1 },
+          { err: error, outcomeId: outcome.id, failures: failures + 1, alert: failures + 1 >= 10 },
           "publishing an outcome failed; retrying",
         );
         const waited = await sleep(
@@ -503,10 +546,10 @@ export class RefundPipeline {
         if (!waited) return { status: "abandoned", reason: "stopped while dead-lettering" };
       }
     }
-    // Parked events may hide a refund whose fate is unknown: those log at error level with alert: true.
-    const alert = reason.code === "retry_budget_exhausted" || reason.code === "needs_reconciliation";
-    const level = alert || reason.code === "internal_error" ? "error" : "warn";
-    this.#log[level]({ ...reason, alert }, "message dead-lettered");
+    // Everything but unreadable input needs a person: a refund whose fate is unknown, a reused id, or a
+    // failure of the relay itself. Those log at error level with alert: true.
+    const alert = reason.code !== "unparseable" && reason.code !== "invalid_envelope";
+    this.#log[alert ? "error" : "warn"]({ ...reason, alert }, "message dead-lettered");
     return { status: "dead-lettered", reason };
   }
 }

@@ -10,6 +10,7 @@ export interface DeadLetterReason {
     | "invalid_envelope"
     | "retry_budget_exhausted"
     | "needs_reconciliation"
+    | "idempotency_conflict"
     | "internal_error";
   readonly message: string;
   /** Dojo calls made for the event so far (0 when it never reached Dojo). */

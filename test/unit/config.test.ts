@@ -66,7 +66,7 @@ describe("loadConfig defaults", () => {
         reverseWhenAuthorized: false,
         retry: { maxAttempts: 10, maxAgeMs: 900_000, baseDelayMs: 500, maxDelayMs: 60_000 },
       },
-      shutdownTimeoutMs: 30_000,
+      shutdownTimeoutMs: 20_000,
       httpPort: 0,
     });
     expect(config.dojo).toMatchObject({
@@ -86,8 +86,10 @@ describe("loadConfig defaults", () => {
       dlqTopic: "return.approved.dlq",
       transactional: false,
       transactionalId: `refund-relay-${hostname()}`,
-      maxInFlightPerPartition: 1_000,
+      maxInFlightPerPartition: 250,
       sessionTimeoutMs: 30_000,
+      createTopics: false,
+      fromBeginning: true,
       ssl: false,
     });
     expect(config.kafka?.sasl).toBeUndefined();
@@ -170,6 +172,15 @@ describe("loadConfig problems", () => {
     expect(message).toContain("DOJO_BASE_URL: must be an http(s) URL");
     expect(message).toContain("KAFKA_BROKERS: required when RELAY_SOURCE=kafka");
     expect(message).toContain("DOJO_API_KEY: no Dojo API key configured");
+  });
+
+  it("refuses an idempotency namespace that would make invalid Dojo keys", () => {
+    expect(messageOf({ ...BASE, IDEMPOTENCY_NAMESPACE: "refund-relay-production" })).toContain(
+      "IDEMPOTENCY_NAMESPACE: must be 1-20 of",
+    );
+    expect(loadConfig({ ...BASE, IDEMPOTENCY_NAMESPACE: "shop-eu" }, noFiles).idempotencyNamespace).toBe(
+      "shop-eu",
+    );
   });
 
   it("accepts only http and https Dojo base URLs", () => {

@@ -104,7 +104,11 @@ describe("refusals after a retry inside one client call", () => {
     // The client reports 2 attempts: its first try went unanswered (for example a 502), the resend
     // with the same key was refused. The first try may have refunded.
     const t = pipelineAnswering([
-      { ok: false, error: dojoError("bad_request", "amount exceeds the refundable amount", { status: 400 }), attempts: 2 },
+      {
+        ok: false,
+        error: dojoError("bad_request", "amount exceeds the refundable amount", { status: 400 }),
+        attempts: 2,
+      },
     ]);
     const result = await t.pipeline.process(t.message);
     expect(result).toMatchObject({ status: "dead-lettered", reason: { code: "needs_reconciliation" } });

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { IDEMPOTENCY_NAMESPACE_PATTERN } from "../schemas/index.ts";
 import { type DojoAccounts, loadDojoAccounts } from "./dojo/index.ts";
 import { DEFAULT_LEDGER_URL } from "./ledger/index.ts";
+import type { PipelineSettings } from "./pipeline/index.ts";
 
 /** Holds a secret so that logging, JSON-encoding or inspecting a config object never shows it. */
 export class Secret {
@@ -188,17 +189,7 @@ export interface RelayConfig {
     readonly connections: number;
   };
   readonly ledger: { readonly url: string; readonly synchronous: "full" | "normal" };
-  readonly pipeline: {
-    readonly maxInFlight: number;
-    readonly preflight: boolean;
-    readonly reverseWhenAuthorized: boolean;
-    readonly retry: {
-      readonly maxAttempts: number;
-      readonly maxAgeMs: number;
-      readonly baseDelayMs: number;
-      readonly maxDelayMs: number;
-    };
-  };
+  readonly pipeline: Pick<PipelineSettings, "maxInFlight" | "preflight" | "reverseWhenAuthorized" | "retry">;
   readonly shutdownTimeoutMs: number;
   readonly httpPort: number;
 }

@@ -1,5 +1,6 @@
 import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { idempotencyKeyFor } from "../../../schemas/index.ts";
 import { returnApproved, structuredRecord } from "../../support/events.ts";
 import { KafkaHarness, sourceEventIdOf } from "../../support/kafka-harness.ts";
 
@@ -88,5 +89,47 @@ describe("relay process: crash and shutdown", () => {
     );
     expect(published.size).toBeGreaterThan(0);
     expect(refunded).toBeLessThan(events.length);
+  });
+
+  it("cancels Dojo calls at the drain deadline, exits 0, and settles them once after a restart", async () => {
+    const intents = await h.dojo.createIntents({ amount: 5000, status: "Captured" }, 6);
+    const events = intents.map((pi) => returnApproved({ paymentIntentId: pi, amount: 1000 }));
+    await h.dojo.setFaults({ routes: { createRefund: { latencyMs: { min: 8000, max: 8000 } } } });
+    const keys = events.map((e) => idempotencyKeyFor(e));
+    const arrived = async () => {
+      let n = 0;
+      for (const key of keys) n += (await h.dojo.idempotency(key)).requests > 0 ? 1 : 0;
+      return n;
+    };
+    const relay = h.spawnRelay({ LOG_LEVEL: "info", SHUTDOWN_TIMEOUT_MS: "1000" });
+    await h.produce(events.map(structuredRecord));
+    // Wait until every refund request is at Dojo (the simulator holds them for 8 s before answering).
+    await expect.poll(arrived, { timeout: 30_000, interval: 100 }).toBe(events.length);
+
+    const signalledAt = Date.now();
+    relay.kill("SIGTERM");
+    const [code] = (await once(relay, "exit")) as [number | null];
+    expect(code).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(1000 + 5000 + 3000);
+    expect(relay.output()).toContain("drain deadline reached");
+    const ids = new Set(events.map((e) => e.id));
+    expect(h.outcomes().filter((o) => ids.has(sourceEventIdOf(o) ?? ""))).toHaveLength(0);
+
+    // The cancelled refunds may or may not have been applied; a restart resumes them with the same keys.
+    await h.dojo.clearFaults();
+    const second = h.spawnRelay({ LOG_LEVEL: "warn" });
+    await h.waitFor(
+      () => [...ids].every((id) => h.outcomesOf(id).length > 0),
+      "an outcome for every cancelled event",
+      60_000,
+    );
+    second.kill("SIGTERM");
+    await once(second, "exit");
+    for (const pi of intents) {
+      const refunds = await h.dojo.refundsOf(pi);
+      expect(refunds.refunds).toHaveLength(1);
+      expect(refunds.refundedAmount).toBe(1000);
+    }
+    expect(h.outcomes("refund.failed").filter((o) => ids.has(sourceEventIdOf(o) ?? ""))).toHaveLength(0);
   });
 });

@@ -20,7 +20,7 @@ describe("relay process: crash and shutdown", () => {
     const events = intents.flatMap((pi) =>
       [1000, 2000, 3000].map((amount) => returnApproved({ paymentIntentId: pi, amount })),
     );
-    await h.dojo.setFaults({ routes: { createRefund: { latencyMs: { min: 20, max: 120 } } } });
+    await h.dojo.setFaults({ routes: { createRefund: { latencyMs: { min: 80, max: 200 } } } });
     await h.produce(events.map(structuredRecord));
 
     const first = h.spawnRelay({ LOG_LEVEL: "info", MAX_IN_FLIGHT: "16" });

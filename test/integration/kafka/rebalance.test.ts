@@ -18,12 +18,12 @@ describe("relay over Kafka: rebalancing between instances", () => {
     const events = intents.flatMap((pi) =>
       [1000, 2000, 3000].map((amount) => returnApproved({ paymentIntentId: pi, amount })),
     );
-    await h.dojo.setFaults({ routes: { createRefund: { latencyMs: { min: 20, max: 80 } } } });
-    const first = await h.startRelay({ MAX_IN_FLIGHT: "8" });
+    await h.dojo.setFaults({ routes: { createRefund: { latencyMs: { min: 150, max: 250 } } } });
+    const first = await h.startRelay({ MAX_IN_FLIGHT: "4" });
     await h.produce(events.map(structuredRecord));
 
     await h.waitFor(() => h.outcomes().length >= 20, "outcomes from the first instance");
-    const second = await h.startRelay({ MAX_IN_FLIGHT: "8" });
+    const second = await h.startRelay({ MAX_IN_FLIGHT: "4" });
     await h.waitFor(() => h.outcomes().length >= 60, "outcomes after the second instance joined");
     await first.stop();
 
@@ -36,6 +36,9 @@ describe("relay over Kafka: rebalancing between instances", () => {
       "an outcome for every event",
       60_000,
     );
+    // Both instances did part of the work.
+    expect(first.relay.stats.settled).toBeGreaterThan(0);
+    expect(second.relay.stats.settled).toBeGreaterThan(0);
     await second.stop();
 
     expect(h.outcomes("refund.failed")).toHaveLength(0);

@@ -64,6 +64,8 @@ export class KafkaRelay {
   #committing: Promise<void> | undefined;
   #rebalancing = false;
   #groupJoins = 0;
+  /** Partitions of the current assignment; undefined until the first join. */
+  #owned: ReadonlySet<number> | undefined;
   #settled = 0;
   #deadLettered = 0;
   #lastProgressAt: Date | undefined;
@@ -150,6 +152,7 @@ export class KafkaRelay {
     this.#rebalancing = false;
     this.#groupJoins += 1;
     const owned = new Set(assignment[this.#o.inputTopic] ?? []);
+    this.#owned = owned;
     for (const [partition, offsets] of this.#partitions) {
       if (owned.has(partition)) continue;
       offsets.fenced = true;
@@ -167,10 +170,13 @@ export class KafkaRelay {
     this.#log.info({ partitions: [...owned] }, "partitions assigned");
   }
 
-  async #onBatch({ batch }: EachBatchPayload): Promise<void> {
+  async #onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
     const processor = this.#processor;
     if (processor === undefined) return;
     const { partition, topic } = batch;
+    // A batch fetched before a rebalance for a partition that is no longer ours must not start work:
+    // its results would be committed against offsets the new owner is still working on.
+    if (isStale() || (this.#owned !== undefined && !this.#owned.has(partition))) return;
     let offsets = this.#partitions.get(partition);
     if (offsets === undefined) {
       offsets = new PartitionOffsets();
@@ -198,9 +204,11 @@ export class KafkaRelay {
         .then(
           (result) => this.#onResult(tracker, partition, offset, result),
           (error: unknown) =>
+            // The pipeline answers every message; getting here is a bug. The offset stays unsettled, so
+            // the partition commits nothing past it until the relay restarts and the message comes back.
             this.#log.error(
-              { err: error, partition, offset },
-              "pipeline rejected a message; it will be redelivered",
+              { err: error, partition, offset, alert: true },
+              "pipeline failed on a message; its partition will not commit past it until a restart",
             ),
         )
         .finally(() => {

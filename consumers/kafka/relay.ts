@@ -27,6 +27,8 @@ export interface KafkaRelayOptions {
   /** Messages per partition fetched and not yet settled before the partition is paused. */
   readonly maxInFlightPerPartition: number;
   readonly sessionTimeoutMs?: number;
+  /** Called when the relay can no longer work (its transactional producer was fenced); it should stop. */
+  readonly onFatal?: (error: unknown) => void;
   /** Create missing topics at start instead of refusing to start (default false). */
   readonly createTopics?: boolean;
   /** When set, outcomes and offset commits go to Kafka together in transactions with this id. */
@@ -96,7 +98,12 @@ export class KafkaRelay {
     } else {
       this.#txn = new TransactionalBatcher(this.#producer, options.groupId, async () => {
         const fresh = makeProducer();
-        await fresh.connect();
+        try {
+          await fresh.connect();
+        } catch (error) {
+          await fresh.disconnect().catch(() => undefined);
+          throw error;
+        }
         return fresh;
       });
       this.sink = new KafkaOutcomeSink(this.#txn, options.topics, options.outcomeMode);
@@ -157,7 +164,7 @@ export class KafkaRelay {
       if (owned.has(partition)) continue;
       offsets.fenced = true;
       this.#partitions.delete(partition);
-      if (this.#paused.delete(partition)) {
+      if (this.#paused.delete(partition) && !this.#stop.signal.aborted) {
         // kafkajs keeps a partition's pause across rebalances: were it ever assigned back to us, it
         // would otherwise stay paused with no tracker to resume it.
         this.#consumer.resume([{ topic: this.#o.inputTopic, partitions: [partition] }]);
@@ -170,13 +177,17 @@ export class KafkaRelay {
     this.#log.info({ partitions: [...owned] }, "partitions assigned");
   }
 
-  async #onBatch({ batch, isStale }: EachBatchPayload): Promise<void> {
+  async #onBatch({ batch }: EachBatchPayload): Promise<void> {
     const processor = this.#processor;
     if (processor === undefined) return;
     const { partition, topic } = batch;
-    // A batch fetched before a rebalance for a partition that is no longer ours must not start work:
-    // its results would be committed against offsets the new owner is still working on.
-    if (isStale() || (this.#owned !== undefined && !this.#owned.has(partition))) return;
+    // A batch for a partition outside the current assignment must not start work: its results would
+    // be committed against offsets another member is working on. kafkajs should never deliver one;
+    // if it does, say so loudly.
+    if (this.#owned !== undefined && !this.#owned.has(partition)) {
+      this.#log.error({ partition, alert: true }, "batch for a partition this member does not own ignored");
+      return;
+    }
     let offsets = this.#partitions.get(partition);
     if (offsets === undefined) {
       offsets = new PartitionOffsets();
@@ -267,6 +278,14 @@ export class KafkaRelay {
         for (const { offset, tracker } of pending) tracker.committed(offset);
       })
       .catch((error: unknown) => {
+        if (txn?.fenced === true) {
+          this.#log.fatal(
+            { err: error, alert: true },
+            "another producer with this transactional id took over",
+          );
+          this.#o.onFatal?.(error);
+          return;
+        }
         // Typically a rebalance in progress; the next tick commits again (or the new owner redelivers).
         this.#log.warn({ err: error }, "offset commit failed; will retry");
       })

@@ -18,11 +18,22 @@ export interface PartitionOffset {
   readonly offset: number;
 }
 
+/**
+ * Another producer with the same transactional id took over: this one must stop, not reconnect (a
+ * fresh producer would fence the other one in turn).
+ */
+export function isFencingError(error: unknown): boolean {
+  const type = (error as { type?: unknown } | null)?.type;
+  return type === "INVALID_PRODUCER_EPOCH" || type === "PRODUCER_FENCED";
+}
+
 export class TransactionalBatcher implements RecordSender {
   #producer: Producer;
   readonly #groupId: string;
   readonly #replace: () => Promise<Producer>;
   #queue: Queued[] = [];
+  #closed = false;
+  #fenced: unknown;
 
   /**
    * `replace` makes and connects a fresh transactional producer. It is used after a failed
@@ -37,7 +48,14 @@ export class TransactionalBatcher implements RecordSender {
 
   /** Resolves once the transaction holding the record committed. */
   send(record: OutboundRecord): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("the transactional producer is closed"));
+    if (this.#fenced !== undefined) return Promise.reject(this.#fenced);
     return new Promise((resolve, reject) => this.#queue.push({ record, resolve, reject }));
+  }
+
+  /** Set once another producer with the same transactional id fenced this one. */
+  get fenced(): boolean {
+    return this.#fenced !== undefined;
   }
 
   get queued(): number {
@@ -53,17 +71,23 @@ export class TransactionalBatcher implements RecordSender {
     const batch = this.#queue;
     this.#queue = [];
     if (batch.length === 0 && offsets.length === 0) return;
+    if (this.#fenced !== undefined) {
+      for (const q of batch) q.reject(this.#fenced);
+      throw this.#fenced;
+    }
     try {
       await this.#run(batch, offsets);
     } catch (error) {
       for (const q of batch) q.reject(error);
-      await this.#replaceProducer();
+      if (isFencingError(error)) this.#fenced = error;
+      else if (!this.#closed) await this.#replaceProducer();
       throw error;
     }
     for (const q of batch) q.resolve();
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     for (const q of this.#queue.splice(0)) q.reject(new Error("the producer is closing"));
     await this.#producer.disconnect();
   }
@@ -102,7 +126,8 @@ export class TransactionalBatcher implements RecordSender {
   async #replaceProducer(): Promise<void> {
     const old = this.#producer;
     await old.disconnect().catch(() => undefined);
-    // If this fails too, the next commit fails on the disconnected producer and tries again.
+    // If this fails too, the next commit fails on the disconnected producer and tries again; the
+    // factory disconnects a producer whose connect failed.
     this.#producer = await this.#replace().catch(() => old);
   }
 }

@@ -14,7 +14,16 @@ export interface RunningRelay {
   stop(): Promise<{ abandoned: number }>;
 }
 
-export async function startRelay(config: RelayConfig, logger: Logger): Promise<RunningRelay> {
+export interface RelayHooks {
+  /** The relay cannot go on (for example its transactional producer was fenced): stop it. */
+  readonly onFatal?: (error: unknown) => void;
+}
+
+export async function startRelay(
+  config: RelayConfig,
+  logger: Logger,
+  hooks: RelayHooks = {},
+): Promise<RunningRelay> {
   const kafkaSettings = config.kafka;
   if (kafkaSettings === undefined) throw new Error("RELAY_SOURCE=kafka needs the KAFKA_* settings");
   const ledger = await openLedger(config.ledger.url, { synchronous: config.ledger.synchronous });
@@ -39,6 +48,7 @@ export async function startRelay(config: RelayConfig, logger: Logger): Promise<R
     maxInFlightPerPartition: kafkaSettings.maxInFlightPerPartition,
     sessionTimeoutMs: kafkaSettings.sessionTimeoutMs,
     createTopics: kafkaSettings.createTopics,
+    ...(hooks.onFatal === undefined ? {} : { onFatal: hooks.onFatal }),
     fromBeginning: kafkaSettings.fromBeginning,
     ...(kafkaSettings.transactional ? { transactionalId: kafkaSettings.transactionalId } : {}),
     logger,

@@ -38,35 +38,41 @@ export const startCommand: Subcommand = {
       if (warning.name !== "TimeoutNegativeWarning") logger.warn({ err: warning }, "process warning");
     });
     // Listen before starting, so a signal during start-up stops the relay once it is up instead of
-    // killing the process halfway.
-    const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    // killing the process halfway. The hard deadline is armed as soon as a signal (or a fatal error)
+    // arrives: it catches a step that hangs (a broker that never answers during start-up or a
+    // disconnect, for example) and exits non-zero rather than never.
+    let fatal: unknown;
+    let onFatal: (error: unknown) => void = () => {};
+    const stopReason = new Promise<string>((resolve) => {
       process.once("SIGTERM", () => resolve("SIGTERM"));
       process.once("SIGINT", () => resolve("SIGINT"));
+      onFatal = (error) => {
+        fatal = error;
+        resolve("fatal error");
+      };
+    });
+    void stopReason.then(() => {
+      setTimeout(() => {
+        logger.error({ afterMs: config.shutdownTimeoutMs + 15_000 }, "shutdown did not finish; exiting");
+        process.exit(EXIT_FAILURE);
+      }, config.shutdownTimeoutMs + 15_000).unref();
     });
     let running: Awaited<ReturnType<typeof startRelay>>;
     try {
-      running = await startRelay(config, logger);
+      running = await startRelay(config, logger, { onFatal: (error) => onFatal(error) });
     } catch (error) {
       logger.fatal({ err: error }, `refund-relay could not start: ${(error as Error).message}`);
       return EXIT_FAILURE;
     }
-    const signal = await signalled;
-    logger.info({ signal }, "shutting down");
-    // The drain has its own deadline; this one catches a shutdown step that hangs (a broker that no
-    // longer answers a disconnect, for example): exit non-zero rather than never.
-    const hardDeadline = setTimeout(() => {
-      logger.error({ afterMs: config.shutdownTimeoutMs + 15_000 }, "shutdown did not finish; exiting");
-      process.exit(EXIT_FAILURE);
-    }, config.shutdownTimeoutMs + 15_000);
-    hardDeadline.unref();
-    let code = EXIT_OK;
+    const reason = await stopReason;
+    logger.info({ reason }, "shutting down");
+    let code = fatal === undefined ? EXIT_OK : EXIT_FAILURE;
     try {
       await running.stop();
     } catch (error) {
       logger.error({ err: error }, "shutdown failed");
       code = EXIT_FAILURE;
     }
-    clearTimeout(hardDeadline);
     // Everything is closed; a client library's stray timer must not keep the process alive.
     setTimeout(() => process.exit(code), 1_000).unref();
     return code;

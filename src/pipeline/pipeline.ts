@@ -180,11 +180,16 @@ export class RefundPipeline {
         if (SETTLED_STATES.has(known.state)) {
           const stored = known.outcome as OutcomeEvent;
           await this.#publish(delivery, stored);
+          if (known.state !== "published")
+            await this.#d.ledger.markPublished({ source, eventId }, this.#now());
           return { status: "published", outcome: stored, replayed: true };
         }
         return this.#park(delivery, {
           code: "needs_reconciliation",
-          message: `the event no longer passes validation (${decoded.message}) but an earlier delivery of its id reached the refund step; its refund is not settled`,
+          message:
+            known.attempts === 0
+              ? `the event no longer passes validation (${decoded.message}) but an earlier delivery of its id was accepted; Dojo was not called for it`
+              : `the event no longer passes validation (${decoded.message}) but an earlier delivery of its id reached Dojo; its refund is not settled`,
           attempts: known.attempts,
           firstSeenAt: known.firstSeenAt,
           eventId,

@@ -90,3 +90,31 @@ describe("TransactionalBatcher", () => {
     expect(fake.transactions).toHaveLength(0);
   });
 });
+
+describe("TransactionalBatcher when fenced", () => {
+  it("stops, without replacing its producer, once another producer with its id took over", async () => {
+    const fenced = fakeProducer();
+    let replaced = 0;
+    const batcher = new TransactionalBatcher(fenced.producer, "group-1", async () => {
+      replaced += 1;
+      return fakeProducer().producer;
+    });
+    fenced.producer.transaction = async () => {
+      throw Object.assign(new Error("producer fenced"), { type: "INVALID_PRODUCER_EPOCH" });
+    };
+    const sent = batcher.send(record("out", "a"));
+    await expect(batcher.commit([])).rejects.toThrow(/fenced/);
+    await expect(sent).rejects.toThrow(/fenced/);
+    expect(batcher.fenced).toBe(true);
+    expect(replaced).toBe(0);
+    await expect(batcher.send(record("out", "b"))).rejects.toThrow(/fenced/);
+  });
+
+  it("refuses records after it is closed", async () => {
+    const fake = fakeProducer();
+    const batcher = new TransactionalBatcher(fake.producer, "group-1", async () => fake.producer);
+    await batcher.close();
+    await expect(batcher.send(record("out", "a"))).rejects.toThrow(/closed/);
+    expect(fake.disconnected).toBe(true);
+  });
+});

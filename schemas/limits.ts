@@ -26,7 +26,7 @@ export const METADATA_KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
 /** CloudEvents `dataschema` must be an absolute URI. */
 export const ABSOLUTE_URI_PATTERN = /^[A-Za-z][A-Za-z0-9+.-]*:[\x21-\x7E]+$/;
 
-/** Failure codes on the accept side: any lower snake case word, so new codes do not break old consumers. */
+/** Failure codes on the accept side: every lower snake case word, so new codes do not break old consumers. */
 export const FAILURE_CODE_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 
 export const LIMITS = {

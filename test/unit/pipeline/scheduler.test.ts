@@ -1,21 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KeyedScheduler } from "../../../src/pipeline/scheduler.ts";
-
-interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from "./fakes.ts";
 
 /** Lets every queued microtask and promise continuation run. */
 async function drain(): Promise<void> {

@@ -1,6 +1,7 @@
 // Typed calls to the simulator's /_sim/ routes, for tests and benchmarks.
 import type { FaultConfigInput } from "./faults.ts";
 import type { LoggedRequest } from "./request-log.ts";
+import type { SimRefund } from "./state.ts";
 
 export interface SimIntentSpec {
   readonly amount: number;
@@ -11,15 +12,8 @@ export interface SimIntentSpec {
   readonly sandbox?: boolean;
 }
 
-export interface SimRefundRecord {
-  readonly refundId: string;
-  readonly paymentIntentId: string;
-  readonly amount: number;
-  readonly refundReason: string | null;
-  readonly notes: string | null;
-  readonly idempotencyKey: string;
-  readonly createdAt: string;
-}
+/** A refund as the simulator stores it. */
+export type SimRefundRecord = SimRefund;
 
 export interface SimIntentRefunds {
   readonly paymentIntentId: string;

@@ -16,13 +16,18 @@ function sha256Hex(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
+/** Namespace UUIDs as bytes; there is one namespace in practice, so this stays tiny. */
+const namespaceBytes = new Map<string, Buffer>();
+
 /** RFC 9562 UUID version 5 (SHA-1, name-based). */
 export function uuidV5(namespace: string, name: string): string {
-  if (!UUID.test(namespace)) throw new TypeError(`uuidV5: namespace is not a UUID: ${namespace}`);
-  const hash = createHash("sha1")
-    .update(Buffer.from(namespace.replaceAll("-", ""), "hex"))
-    .update(name, "utf8")
-    .digest();
+  let ns = namespaceBytes.get(namespace);
+  if (ns === undefined) {
+    if (!UUID.test(namespace)) throw new TypeError(`uuidV5: namespace is not a UUID: ${namespace}`);
+    ns = Buffer.from(namespace.replaceAll("-", ""), "hex");
+    if (namespaceBytes.size < 16) namespaceBytes.set(namespace, ns);
+  }
+  const hash = createHash("sha1").update(ns).update(name, "utf8").digest();
   const bytes = hash.subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x50;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;

@@ -105,6 +105,7 @@ const EnvSchema = z.object({
   KAFKA_SASL_PASSWORD: optionalText,
   KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(250, 1, 100_000),
   KAFKA_FROM_BEGINNING: bool(true),
+  KAFKA_FETCH_MAX_WAIT_MS: int(100, 10, 10_000),
   KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
   KAFKA_CREATE_TOPICS: bool(false),
 
@@ -152,6 +153,8 @@ export interface KafkaSettings {
   readonly maxInFlightPerPartition: number;
   /** How long the group waits for a silent member (a crashed relay) before handing its partitions on. */
   readonly sessionTimeoutMs: number;
+  /** How long a fetch waits for data, and how long the consumer idles when every partition is paused. */
+  readonly fetchMaxWaitMs: number;
   /** Create missing topics at start-up instead of refusing to start. */
   readonly createTopics: boolean;
   /** Where a group without committed offsets starts: the earliest retained event, or only new ones. */
@@ -313,6 +316,7 @@ export function loadConfig(
       transactionalId: e.KAFKA_TRANSACTIONAL_ID ?? `${e.KAFKA_GROUP_ID}-${hostname()}`,
       maxInFlightPerPartition: e.KAFKA_MAX_IN_FLIGHT_PER_PARTITION,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+      fetchMaxWaitMs: e.KAFKA_FETCH_MAX_WAIT_MS,
       createTopics: e.KAFKA_CREATE_TOPICS,
       fromBeginning: e.KAFKA_FROM_BEGINNING,
       ssl: e.KAFKA_SSL

@@ -139,6 +139,7 @@ async function runOne(
   const producedAt = new Map<string, number>();
   const latencies: number[] = [];
   let lastArrival = 0;
+  let firstArrival = 0;
   let done: () => void = () => {};
   const allArrived = new Promise<void>((resolve) => {
     done = resolve;
@@ -158,6 +159,7 @@ async function runOne(
         seen.add(eventId);
         latencies.push(now - (producedAt.get(eventId) ?? now));
         lastArrival = now;
+        firstArrival ||= now;
       }
       if (seen.size >= EVENTS) done();
     },
@@ -208,6 +210,7 @@ async function runOne(
     }
     await producer.send({ topic: topics.input, messages });
   }
+  const producedIn = Date.now() - started;
   await producer.disconnect();
 
   const timeout = setTimeout(done, TIMEOUT_MS);
@@ -224,6 +227,7 @@ async function runOne(
   rmSync(dataDir, { recursive: true, force: true });
 
   const seconds = (lastArrival - started) / 1000;
+  console.error(`produced in ${producedIn} ms; first outcome after ${firstArrival - started} ms`);
   latencies.sort((a, b) => a - b);
   if (seen.size < EVENTS)
     console.error(`${impl} @${latencyMs}ms: only ${seen.size}/${EVENTS} outcomes before the timeout`);

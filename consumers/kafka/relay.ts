@@ -27,6 +27,11 @@ export interface KafkaRelayOptions {
   /** Messages per partition fetched and not yet settled before the partition is paused. */
   readonly maxInFlightPerPartition: number;
   readonly sessionTimeoutMs?: number;
+  /**
+   * Longest wait of one fetch for new data (default 100 ms). kafkajs also sleeps this long whenever
+   * every assigned partition is paused, so a long wait would stall a resumed partition for that time.
+   */
+  readonly fetchMaxWaitMs?: number;
   /** Called when the relay can no longer work (its transactional producer was fenced); it should stop. */
   readonly onFatal?: (error: unknown) => void;
   /** Create missing topics at start instead of refusing to start (default false). */
@@ -91,6 +96,7 @@ export class KafkaRelay {
       allowAutoTopicCreation: false,
       sessionTimeout,
       heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+      maxWaitTimeInMs: options.fetchMaxWaitMs ?? 100,
     });
     if (options.transactionalId === undefined) {
       this.#batcher = new BatchingProducer(this.#producer);

@@ -47,6 +47,7 @@ export async function startRelay(
     outcomeMode: config.outcomeMode,
     maxInFlightPerPartition: kafkaSettings.maxInFlightPerPartition,
     sessionTimeoutMs: kafkaSettings.sessionTimeoutMs,
+    fetchMaxWaitMs: kafkaSettings.fetchMaxWaitMs,
     createTopics: kafkaSettings.createTopics,
     ...(hooks.onFatal === undefined ? {} : { onFatal: hooks.onFatal }),
     fromBeginning: kafkaSettings.fromBeginning,

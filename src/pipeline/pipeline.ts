@@ -7,7 +7,7 @@ import {
   idempotencyKeyFor,
   type ReturnApprovedEvent,
 } from "../../schemas/index.ts";
-import type { DojoClient } from "../dojo/index.ts";
+import type { DojoClient, PaymentIntent } from "../dojo/index.ts";
 import type { Ledger, LedgerEntry, RefundMethod } from "../ledger/index.ts";
 import { SETTLED_STATES } from "../ledger/index.ts";
 import type { Logger } from "../logger.ts";
@@ -104,6 +104,17 @@ export class RefundPipeline {
   readonly #random: () => number;
   readonly #scheduler: KeyedScheduler;
   readonly #log: Logger;
+  /** Deliveries accepted and not finished, per payment intent. */
+  readonly #pending = new Map<string, number>();
+  /**
+   * The payment intent as last read by preflight, with this relay's own refunds since added to its
+   * refunded amount. Kept only while more events of the same intent are pending (they run one at a
+   * time), so a burst of partial returns costs one read. See #preflight for why this is safe.
+   */
+  readonly #intents = new Map<
+    string,
+    { readonly merchantId: string | undefined; readonly intent: PaymentIntent }
+  >();
 
   constructor(settings: PipelineSettings, deps: PipelineDeps) {
     this.#s = settings;
@@ -127,10 +138,26 @@ export class RefundPipeline {
     const decoded = decodeReturnApproved(message, { maxBytes: this.#s.maxMessageBytes });
     const key = decoded.ok ? decoded.event.data.paymentIntentId : undefined;
     const delivery: Delivery = { message, ctx, startedAt: 0, tries: 0 };
-    return this.#scheduler.run(key, () => {
+    if (key === undefined) {
+      return this.#scheduler.run(key, () => {
+        delivery.startedAt = this.#now().getTime();
+        return this.#deliver(delivery, decoded);
+      });
+    }
+    this.#pending.set(key, (this.#pending.get(key) ?? 0) + 1);
+    return this.#scheduler.run(key, async () => {
       // The budget's clock starts here, so waiting behind a slow refund of the same intent costs none.
       delivery.startedAt = this.#now().getTime();
-      return this.#deliver(delivery, decoded);
+      try {
+        return await this.#deliver(delivery, decoded);
+      } finally {
+        const left = (this.#pending.get(key) ?? 1) - 1;
+        if (left > 0) this.#pending.set(key, left);
+        else {
+          this.#pending.delete(key);
+          this.#intents.delete(key);
+        }
+      }
     });
   }
 
@@ -180,8 +207,7 @@ export class RefundPipeline {
         if (SETTLED_STATES.has(known.state)) {
           const stored = known.outcome as OutcomeEvent;
           await this.#publish(delivery, stored);
-          if (known.state !== "published")
-            await this.#d.ledger.markPublished({ source, eventId }, this.#now());
+          if (known.state !== "published") this.#markPublished({ source, eventId });
           return { status: "published", outcome: stored, replayed: true };
         }
         return this.#park(delivery, {
@@ -306,7 +332,7 @@ export class RefundPipeline {
         this.#now(),
       );
       await this.#publish(delivery, entry.outcome as OutcomeEvent);
-      await this.#d.ledger.markPublished(ref, this.#now());
+      this.#markPublished(ref);
       this.#log.info(
         {
           eventId: event.id,
@@ -322,7 +348,7 @@ export class RefundPipeline {
     // Settled before (a redelivery, or a crash after settling): re-publish what is stored, call nothing.
     const stored = entry.outcome as OutcomeEvent;
     await this.#publish(delivery, stored);
-    if (entry.state !== "published") await this.#d.ledger.markPublished(ref, this.#now());
+    if (entry.state !== "published") this.#markPublished(ref);
     this.#log.debug({ eventId: event.id, type: stored.type }, "re-published stored outcome");
     return { status: "published", outcome: stored, replayed: true };
   }
@@ -352,31 +378,36 @@ export class RefundPipeline {
       // Preflight only before the first submission: once Dojo may hold our refund, the intent's
       // refundable amount already includes it and would wrongly say "exceeds refundable".
       if (entry.attempts === 0 && entry.method === null && this.#s.preflight) {
-        const read = await this.#d.dojo.getPaymentIntent({
-          paymentIntentId: data.paymentIntentId,
-          ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
-          ...(signal === undefined ? {} : { signal }),
-        });
-        if (!read.ok) {
-          decision = classifyReadError(read.error);
-        } else {
-          const verdict = preflightVerdict(read.value, data, {
-            reverseWhenAuthorized: this.#s.reverseWhenAuthorized,
-          });
-          if (verdict.kind === "fail")
-            decision = { kind: "fail", code: verdict.code, message: verdict.message };
-          else method = verdict.kind;
-        }
+        const verdict = await this.#preflight(data, signal);
+        if (verdict.kind === "decision") decision = verdict.decision;
+        else method = verdict.kind;
       }
 
       if (decision === undefined) {
         this.#checkStop(delivery);
+        // Whatever happens below changes the intent at Dojo or leaves it unknown: the remembered read
+        // survives only a refund that Dojo confirmed, with that refund added.
+        const remembered = this.#intents.get(data.paymentIntentId);
+        this.#intents.delete(data.paymentIntentId);
         entry = await this.#d.ledger.markSubmitting(ref, method, this.#now());
         const answer =
           method === "refund"
             ? await this.#refund(data, idempotencyKey, signal)
             : await this.#reverse(entry, data, signal);
-        if (answer.ok) return { state: "succeeded", refundId: answer.id, method, entry };
+        if (answer.ok) {
+          if (
+            remembered !== undefined &&
+            method === "refund" &&
+            (this.#pending.get(data.paymentIntentId) ?? 0) > 1
+          ) {
+            const { intent } = remembered;
+            this.#intents.set(data.paymentIntentId, {
+              merchantId: remembered.merchantId,
+              intent: { ...intent, refundedAmount: (intent.refundedAmount ?? 0) + data.amount.value },
+            });
+          }
+          return { state: "succeeded", refundId: answer.id, method, entry };
+        }
         decision = answer.decision;
         ambiguousBefore = ambiguousBefore || answer.retriedInCall;
         if (decision.kind === "retry") {
@@ -422,6 +453,45 @@ export class RefundPipeline {
       }
       await this.#wait(delivery, decision.error.retryAfterMs);
     }
+  }
+
+  /**
+   * Reads the payment intent and decides how (or whether) to pay the return back. While events of one
+   * intent follow each other, the last read (plus our own confirmed refunds) stands in for a new read,
+   * but only to let a refund go ahead: Dojo enforces the refundable amount itself, so a remembered
+   * intent that has gone stale (someone else refunded meanwhile) ends in Dojo's own refusal, exactly as
+   * with preflight switched off. Every preflight refusal is decided on a fresh read.
+   */
+  async #preflight(
+    data: ReturnApprovedEvent["data"],
+    signal: AbortSignal | undefined,
+  ): Promise<
+    { readonly kind: "refund" | "reversal" } | { readonly kind: "decision"; readonly decision: Decision }
+  > {
+    const options = { reverseWhenAuthorized: this.#s.reverseWhenAuthorized };
+    const remembered = this.#intents.get(data.paymentIntentId);
+    if (
+      remembered !== undefined &&
+      remembered.merchantId === data.merchantId &&
+      preflightVerdict(remembered.intent, data, options).kind === "refund"
+    ) {
+      return { kind: "refund" };
+    }
+    this.#intents.delete(data.paymentIntentId);
+    const read = await this.#d.dojo.getPaymentIntent({
+      paymentIntentId: data.paymentIntentId,
+      ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+    if (!read.ok) return { kind: "decision", decision: classifyReadError(read.error) };
+    const verdict = preflightVerdict(read.value, data, options);
+    if (verdict.kind === "fail") {
+      return { kind: "decision", decision: { kind: "fail", code: verdict.code, message: verdict.message } };
+    }
+    if (verdict.kind === "refund" && (this.#pending.get(data.paymentIntentId) ?? 0) > 1) {
+      this.#intents.set(data.paymentIntentId, { merchantId: data.merchantId, intent: read.value });
+    }
+    return { kind: verdict.kind };
   }
 
   async #refund(
@@ -534,6 +604,16 @@ export class RefundPipeline {
         if (!waited) throw new Stopped();
       }
     }
+  }
+
+  /**
+   * Records that the stored outcome is out. Not awaited: the outcome is already on its topic, and a
+   * missing mark only means a redelivery re-publishes the same stored outcome (same id, same bytes).
+   */
+  #markPublished(ref: { readonly source: string; readonly eventId: string }): void {
+    this.#d.ledger.markPublished(ref, this.#now()).catch((error: unknown) => {
+      this.#log.warn({ err: error, eventId: ref.eventId }, "could not mark the outcome as published");
+    });
   }
 
   async #park(delivery: Delivery, reason: DeadLetterReason): Promise<MessageResult> {

@@ -88,6 +88,7 @@ describe("loadConfig defaults", () => {
       transactionalId: `refund-relay-${hostname()}`,
       maxInFlightPerPartition: 250,
       sessionTimeoutMs: 30_000,
+      fetchMaxWaitMs: 100,
       createTopics: false,
       fromBeginning: true,
       ssl: false,

@@ -31,7 +31,9 @@ describe("relay process: crash and shutdown", () => {
     expect(beforeRestart).toBeLessThan(events.length);
 
     await h.dojo.clearFaults();
-    const second = h.spawnRelay({ LOG_LEVEL: "warn" });
+    // The simulator still holds the cancelled requests until their 8 s are up and answers the same keys
+    // with 409 "in flight" meanwhile, so the restarted relay needs a retry budget longer than that.
+    const second = h.spawnRelay({ LOG_LEVEL: "warn", RETRY_MAX_ATTEMPTS: "100", RETRY_MAX_DELAY_MS: "500" });
     const ids = events.map((e) => e.id);
     await h.waitFor(
       () => {
@@ -117,7 +119,9 @@ describe("relay process: crash and shutdown", () => {
 
     // The cancelled refunds may or may not have been applied; a restart resumes them with the same keys.
     await h.dojo.clearFaults();
-    const second = h.spawnRelay({ LOG_LEVEL: "warn" });
+    // The simulator still holds the cancelled requests until their 8 s are up and answers the same keys
+    // with 409 "in flight" meanwhile, so the restarted relay needs a retry budget longer than that.
+    const second = h.spawnRelay({ LOG_LEVEL: "warn", RETRY_MAX_ATTEMPTS: "100", RETRY_MAX_DELAY_MS: "500" });
     await h.waitFor(
       () => [...ids].every((id) => h.outcomesOf(id).length > 0),
       "an outcome for every cancelled event",

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteLedger } from "../../../src/ledger/index.ts";
 import { silentLogger } from "../../../src/logger.ts";
 import { RefundPipeline } from "../../../src/pipeline/index.ts";
-import { event, FakeDojo, FakeSink, fail, message } from "./fakes.ts";
+import { event, FakeDojo, FakeSink, fail, message, SETTINGS } from "./fakes.ts";
 
 let ledger: SqliteLedger;
 let dojo: FakeDojo;
@@ -14,15 +14,7 @@ beforeEach(() => {
   dojo = new FakeDojo();
   sink = new FakeSink();
   pipeline = new RefundPipeline(
-    {
-      eventSource: "urn:refund-relay:test",
-      idempotencyNamespace: "rr",
-      maxMessageBytes: 262_144,
-      maxInFlight: 8,
-      preflight: true,
-      reverseWhenAuthorized: false,
-      retry: { maxAttempts: 2, maxAgeMs: 60_000, baseDelayMs: 1, maxDelayMs: 2 },
-    },
+    { ...SETTINGS, retry: { ...SETTINGS.retry, maxAttempts: 2 } },
     { ledger, dojo, sink, logger: silentLogger, random: () => 0 },
   );
 });

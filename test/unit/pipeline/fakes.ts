@@ -12,7 +12,7 @@ import type {
   PaymentIntent,
 } from "../../../src/dojo/index.ts";
 import { dojoError } from "../../../src/dojo/index.ts";
-import type { DeadLetterReason, OutcomeSink } from "../../../src/pipeline/index.ts";
+import type { DeadLetterReason, OutcomeSink, PipelineSettings } from "../../../src/pipeline/index.ts";
 import { type ReturnApprovedSpec, returnApproved } from "../../support/events.ts";
 
 export interface Deferred<T> {
@@ -125,3 +125,14 @@ export function message(body: unknown): InboundMessage {
     transport: "kafka",
   };
 }
+
+/** Pipeline settings for unit tests: preflight on, 3 attempts, millisecond backoff. */
+export const SETTINGS: PipelineSettings = {
+  eventSource: "urn:refund-relay:test",
+  idempotencyNamespace: "rr",
+  maxMessageBytes: 262_144,
+  maxInFlight: 8,
+  preflight: true,
+  reverseWhenAuthorized: false,
+  retry: { maxAttempts: 3, maxAgeMs: 60_000, baseDelayMs: 1, maxDelayMs: 2 },
+};

@@ -13,17 +13,8 @@ import {
   message,
   ok,
   type ReturnApprovedEvent,
+  SETTINGS,
 } from "./fakes.ts";
-
-const SETTINGS: PipelineSettings = {
-  eventSource: "urn:refund-relay:test",
-  idempotencyNamespace: "rr",
-  maxMessageBytes: 262_144,
-  maxInFlight: 8,
-  preflight: true,
-  reverseWhenAuthorized: false,
-  retry: { maxAttempts: 3, maxAgeMs: 60_000, baseDelayMs: 1, maxDelayMs: 2 },
-};
 
 let ledger: SqliteLedger;
 let dojo: FakeDojo;

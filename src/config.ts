@@ -127,7 +127,7 @@ const EnvSchema = z.object({
   LEDGER_URL: text(DEFAULT_LEDGER_URL),
   LEDGER_SYNC: z.enum(["full", "normal"], { error: "must be full or normal" }).default("full"),
 
-  MAX_IN_FLIGHT: int(256, 1, 100_000),
+  MAX_IN_FLIGHT: int(512, 1, 100_000),
   PREFLIGHT: bool(true),
   REVERSE_WHEN_AUTHORIZED: bool(false),
   RETRY_MAX_ATTEMPTS: int(10, 1, 1000),

@@ -61,7 +61,7 @@ describe("loadConfig defaults", () => {
       maxMessageBytes: 262_144,
       ledger: { url: "sqlite:./data/refund-relay.db", synchronous: "full" },
       pipeline: {
-        maxInFlight: 256,
+        maxInFlight: 512,
         preflight: true,
         reverseWhenAuthorized: false,
         retry: { maxAttempts: 10, maxAgeMs: 900_000, baseDelayMs: 500, maxDelayMs: 60_000 },
@@ -74,7 +74,7 @@ describe("loadConfig defaults", () => {
       apiVersion: "2026-02-27",
       connectTimeoutMs: 5_000,
       timeoutMs: 30_000,
-      connections: 256,
+      connections: 512,
     });
     expect(config.kafka).toMatchObject({
       brokers: ["localhost:9092"],

@@ -27,6 +27,8 @@ const INTENTS = Number(process.env.BENCH_INTENTS ?? "5000");
 const LATENCIES = (process.env.BENCH_LATENCIES ?? "0,50").split(",").map(Number);
 const IMPLS = (process.env.BENCH_IMPLS ?? "relay,baseline").split(",") as Array<"relay" | "baseline">;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? "600000");
+/** Events per second to produce at; 0 (the default) produces everything up front as a backlog. */
+const RATE = Number(process.env.BENCH_RATE ?? "0");
 const KEY = "sk_sandbox_bench";
 
 interface Result {
@@ -42,6 +44,9 @@ interface Result {
   /** CPU used during the run by the simulator, the broker and this process (producer + collector). */
   otherCpuSeconds: { sim: number; broker: number; bench: number };
   refundsAtDojo: number;
+  /** How long producing the input took, and when the first outcome arrived (ms after the first produce). */
+  producedInMs: number;
+  firstOutcomeMs: number;
 }
 
 async function freePort(): Promise<number> {
@@ -195,13 +200,20 @@ async function runOne(
   await producer.connect();
   const cpuBefore = sharedCpu(simPid);
   const started = Date.now();
-  const chunk = 1000;
+  // All at once (a backlog) by default; with BENCH_RATE, a steady stream of that many events per second
+  // in 20 ms steps, so the latencies are end-to-end rather than time spent in a backlog.
+  const chunk = RATE > 0 ? Math.max(1, Math.round(RATE / 50)) : 1000;
   for (let i = 0; i < EVENTS; i += chunk) {
+    if (RATE > 0) {
+      const due = started + (i / RATE) * 1000;
+      if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+    }
     const messages = [];
+    const sentAt = Date.now();
     for (let j = i; j < Math.min(EVENTS, i + chunk); j++) {
       const pi = intents[j % intents.length] as string;
       const event = returnApproved({ paymentIntentId: pi, amount: 100 });
-      producedAt.set(event.id, Date.now());
+      producedAt.set(event.id, sentAt);
       messages.push({
         key: pi,
         value: JSON.stringify(event),
@@ -227,7 +239,6 @@ async function runOne(
   rmSync(dataDir, { recursive: true, force: true });
 
   const seconds = (lastArrival - started) / 1000;
-  console.error(`produced in ${producedIn} ms; first outcome after ${firstArrival - started} ms`);
   latencies.sort((a, b) => a - b);
   if (seen.size < EVENTS)
     console.error(`${impl} @${latencyMs}ms: only ${seen.size}/${EVENTS} outcomes before the timeout`);
@@ -247,6 +258,8 @@ async function runOne(
       bench: round(cpuAfter.bench - cpuBefore.bench),
     },
     refundsAtDojo: stats.refundsCreated,
+    producedInMs: producedIn,
+    firstOutcomeMs: firstArrival - started,
   };
 }
 
@@ -287,7 +300,7 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `\nKafka benchmark: ${EVENTS} events, ${PARTITIONS} partitions, ${INTENTS} payment intents, node ${process.version}`,
+    `\nKafka benchmark: ${EVENTS} events, ${PARTITIONS} partitions, ${INTENTS} payment intents, ${RATE > 0 ? `produced at ${RATE}/s` : "produced up front"}, node ${process.version}`,
   );
   console.log(
     "| impl | Dojo latency | events/s | p50 ms | p99 ms | peak RSS MiB | CPU s | seconds | refunds at Dojo |",

@@ -16,6 +16,7 @@ export default defineConfig({
           include: ["test/integration/**/*.test.ts"],
           environment: "node",
           globalSetup: ["test/support/global-setup.ts"],
+          setupFiles: ["test/support/quiet-warnings.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // Integration files share one Kafka, one ElasticMQ and one PostgreSQL; two cores.

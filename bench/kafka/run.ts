@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import { createSimControl } from "../../src/sim/index.ts";
 import { returnApproved } from "../../test/support/events.ts";
+import "../../test/support/quiet-warnings.ts";
 import { createTopicsAndWait } from "../../test/support/kafka-topics.ts";
 import { startTestServers } from "../../test/support/servers.ts";
 

@@ -4,6 +4,7 @@
 // outcome per event. No ledger, no preflight: it is a floor for comparison, not a safe relay.
 import { Kafka, logLevel } from "kafkajs";
 import { createDojoClient, loadDojoAccounts } from "../../src/dojo/index.ts";
+import "../../test/support/quiet-warnings.ts";
 
 const env = process.env;
 const partitions = Number(env.BENCH_PARTITIONS ?? "12");

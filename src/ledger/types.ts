@@ -6,9 +6,11 @@
 //   received   -> the event is planned; Dojo has never been called for it
 //   submitting -> a Dojo call has been (or is being) made; the refund may exist
 //   unknown    -> the last Dojo call ended without a definitive answer; retry with the same key
-//   succeeded  -> Dojo answered with a refund (or reversal) id; outcome stored, not yet published
-//   failed     -> a definitive refusal; outcome stored, not yet published
+//   succeeded  -> Dojo answered with a refund (or reversal) id; outcome stored
+//   failed     -> a definitive refusal; outcome stored
 //   published  -> the stored outcome was published; nothing left to do but re-publish on redelivery
+// The published mark is written after publishing without waiting for it, so a succeeded or failed row
+// may belong to an outcome that did go out (a crash in between); re-publishing it is always safe.
 
 export const LEDGER_STATES = [
   "received",

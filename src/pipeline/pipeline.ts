@@ -54,6 +54,9 @@ export interface PipelineDeps {
   readonly random?: () => number;
 }
 
+/** How long a preflight read may stand in for the next events of the same payment intent. */
+const REMEMBER_INTENT_MS = 5_000;
+
 /** Thrown inside a delivery when the transport asked to stop; turns into an "abandoned" result. */
 class Stopped extends Error {}
 
@@ -109,11 +112,12 @@ export class RefundPipeline {
   /**
    * The payment intent as last read by preflight, with this relay's own refunds since added to its
    * refunded amount. Kept only while more events of the same intent are pending (they run one at a
-   * time), so a burst of partial returns costs one read. See #preflight for why this is safe.
+   * time) and for at most REMEMBER_INTENT_MS after the read, so a burst of partial returns costs one
+   * read. See #preflight for why this is safe.
    */
   readonly #intents = new Map<
     string,
-    { readonly merchantId: string | undefined; readonly intent: PaymentIntent }
+    { readonly merchantId: string | undefined; readonly intent: PaymentIntent; readonly readAt: number }
   >();
 
   constructor(settings: PipelineSettings, deps: PipelineDeps) {
@@ -373,6 +377,7 @@ export class RefundPipeline {
       this.#checkStop(delivery);
       let method: RefundMethod = entry.method ?? "refund";
       let decision: Decision | undefined;
+      let onRememberedRead = false;
       const signal = delivery.ctx.abort;
 
       // Preflight only before the first submission: once Dojo may hold our refund, the intent's
@@ -380,7 +385,10 @@ export class RefundPipeline {
       if (entry.attempts === 0 && entry.method === null && this.#s.preflight) {
         const verdict = await this.#preflight(data, signal);
         if (verdict.kind === "decision") decision = verdict.decision;
-        else method = verdict.kind;
+        else {
+          method = verdict.kind;
+          onRememberedRead = verdict.remembered;
+        }
       }
 
       if (decision === undefined) {
@@ -402,7 +410,7 @@ export class RefundPipeline {
           ) {
             const { intent } = remembered;
             this.#intents.set(data.paymentIntentId, {
-              merchantId: remembered.merchantId,
+              ...remembered,
               intent: { ...intent, refundedAmount: (intent.refundedAmount ?? 0) + data.amount.value },
             });
           }
@@ -410,6 +418,11 @@ export class RefundPipeline {
         }
         decision = answer.decision;
         ambiguousBefore = ambiguousBefore || answer.retriedInCall;
+        if (decision.kind === "fail" && onRememberedRead && entry.attempts === 1 && !ambiguousBefore) {
+          // A refund let through on a remembered read and refused outright (so nothing was paid): the
+          // intent may have changed behind our back, and a fresh read gives preflight's own answer.
+          decision = (await this.#refusalOnFreshRead(data, signal)) ?? decision;
+        }
         if (decision.kind === "retry") {
           entry = await this.#d.ledger.markUnknown(
             ref,
@@ -466,32 +479,57 @@ export class RefundPipeline {
     data: ReturnApprovedEvent["data"],
     signal: AbortSignal | undefined,
   ): Promise<
-    { readonly kind: "refund" | "reversal" } | { readonly kind: "decision"; readonly decision: Decision }
+    | { readonly kind: "refund" | "reversal"; readonly remembered: boolean }
+    | { readonly kind: "decision"; readonly decision: Decision }
   > {
     const options = { reverseWhenAuthorized: this.#s.reverseWhenAuthorized };
     const remembered = this.#intents.get(data.paymentIntentId);
     if (
       remembered !== undefined &&
       remembered.merchantId === data.merchantId &&
+      this.#now().getTime() - remembered.readAt <= REMEMBER_INTENT_MS &&
       preflightVerdict(remembered.intent, data, options).kind === "refund"
     ) {
-      return { kind: "refund" };
+      return { kind: "refund", remembered: true };
     }
     this.#intents.delete(data.paymentIntentId);
-    const read = await this.#d.dojo.getPaymentIntent({
-      paymentIntentId: data.paymentIntentId,
-      ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
-      ...(signal === undefined ? {} : { signal }),
-    });
+    const readAt = this.#now().getTime();
+    const read = await this.#readIntent(data, signal);
     if (!read.ok) return { kind: "decision", decision: classifyReadError(read.error) };
     const verdict = preflightVerdict(read.value, data, options);
     if (verdict.kind === "fail") {
       return { kind: "decision", decision: { kind: "fail", code: verdict.code, message: verdict.message } };
     }
     if (verdict.kind === "refund" && (this.#pending.get(data.paymentIntentId) ?? 0) > 1) {
-      this.#intents.set(data.paymentIntentId, { merchantId: data.merchantId, intent: read.value });
+      this.#intents.set(data.paymentIntentId, { merchantId: data.merchantId, intent: read.value, readAt });
     }
-    return { kind: verdict.kind };
+    return { kind: verdict.kind, remembered: false };
+  }
+
+  /** Preflight's refusal on a fresh read of the intent, or undefined when it would let the refund go. */
+  async #refusalOnFreshRead(
+    data: ReturnApprovedEvent["data"],
+    signal: AbortSignal | undefined,
+  ): Promise<Decision | undefined> {
+    const read = await this.#readIntent(data, signal);
+    if (!read.ok) return undefined;
+    const verdict = preflightVerdict(read.value, data, {
+      reverseWhenAuthorized: this.#s.reverseWhenAuthorized,
+    });
+    if (verdict.kind !== "fail") return undefined;
+    return {
+      kind: "fail",
+      code: verdict.code,
+      message: `${verdict.message} (read again after Dojo refused the refund)`,
+    };
+  }
+
+  #readIntent(data: ReturnApprovedEvent["data"], signal: AbortSignal | undefined) {
+    return this.#d.dojo.getPaymentIntent({
+      paymentIntentId: data.paymentIntentId,
+      ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
+      ...(signal === undefined ? {} : { signal }),
+    });
   }
 
   async #refund(
@@ -611,9 +649,13 @@ export class RefundPipeline {
    * missing mark only means a redelivery re-publishes the same stored outcome (same id, same bytes).
    */
   #markPublished(ref: { readonly source: string; readonly eventId: string }): void {
-    this.#d.ledger.markPublished(ref, this.#now()).catch((error: unknown) => {
+    const warn = (error: unknown) =>
       this.#log.warn({ err: error, eventId: ref.eventId }, "could not mark the outcome as published");
-    });
+    try {
+      this.#d.ledger.markPublished(ref, this.#now()).catch(warn);
+    } catch (error) {
+      warn(error);
+    }
   }
 
   async #park(delivery: Delivery, reason: DeadLetterReason): Promise<MessageResult> {

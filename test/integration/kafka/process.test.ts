@@ -31,9 +31,7 @@ describe("relay process: crash and shutdown", () => {
     expect(beforeRestart).toBeLessThan(events.length);
 
     await h.dojo.clearFaults();
-    // The simulator still holds the cancelled requests until their 8 s are up and answers the same keys
-    // with 409 "in flight" meanwhile, so the restarted relay needs a retry budget longer than that.
-    const second = h.spawnRelay({ LOG_LEVEL: "warn", RETRY_MAX_ATTEMPTS: "100", RETRY_MAX_DELAY_MS: "500" });
+    const second = h.spawnRelay({ LOG_LEVEL: "warn" });
     const ids = events.map((e) => e.id);
     await h.waitFor(
       () => {

@@ -527,6 +527,39 @@ describe("RefundPipeline: unexpected failures", () => {
   });
 });
 
+describe("RefundPipeline: the published mark", () => {
+  it("marks the outcome published after publishing it", async () => {
+    const e = event({ paymentIntentId: "pi_mark", amount: 5 });
+    expect(published(await pipeline().process(message(e))).type).toBe("refund.succeeded");
+    expect(await ledger.get(ref(e))).toMatchObject({ state: "published" });
+  });
+
+  it("does not hold up or repeat the message when the mark fails, even synchronously", async () => {
+    for (const failure of ["rejects", "throws"] as const) {
+      const broken: Ledger = {
+        begin: (...args) => ledger.begin(...args),
+        markSubmitting: (...args) => ledger.markSubmitting(...args),
+        markUnknown: (...args) => ledger.markUnknown(...args),
+        settle: (...args) => ledger.settle(...args),
+        markPublished: () => {
+          if (failure === "throws") throw new Error("ledger unavailable");
+          return Promise.reject(new Error("ledger unavailable"));
+        },
+        get: (...args) => ledger.get(...args),
+        close: () => Promise.resolve(),
+      };
+      const e = event({ paymentIntentId: `pi_mark_${failure}`, amount: 5 });
+      const before = sink.published.length;
+      const result = await pipeline({}, { ledger: broken }).process(message(e));
+      expect(result).toMatchObject({ status: "published", replayed: false });
+      expect(sink.published.length - before).toBe(1);
+      // The outcome is stored; only the mark is missing, so a redelivery would re-publish the same outcome.
+      expect(await ledger.get(ref(e))).toMatchObject({ state: "succeeded" });
+    }
+    expect(dojo.refunds()).toHaveLength(2);
+  });
+});
+
 describe("RefundPipeline: ordering", () => {
   it("processes events of one payment intent in order while another intent runs in parallel", async () => {
     const log: string[] = [];

@@ -381,3 +381,86 @@ describe("RefundPipeline: preflight off", () => {
     expect(dojo.ops()).toEqual(["createRefund", "createRefund", "createRefund", "createRefund"]);
   });
 });
+
+describe("RefundPipeline: a refund let through on a remembered read", () => {
+  /** Runs `change` right after the n-th refund Dojo answers. */
+  function afterRefund(n: number, change: () => void): void {
+    const answer = dojo.onRefund;
+    let seen = 0;
+    dojo.onRefund = (input) => {
+      const result = answer(input);
+      seen += 1;
+      if (seen === n) change();
+      return result;
+    };
+  }
+
+  it("is answered with preflight's code from a fresh read when Dojo refuses it", async () => {
+    const at = new IntentAtDojo(capturedIntent(PI, 1_000));
+    // Someone else refunds 500 right after our first refund: the remembered read is stale.
+    afterRefund(1, () => {
+      at.intent = { ...at.intent, refundedAmount: (at.intent.refundedAmount ?? 0) + 500 };
+    });
+    const results = await burst(pipeline(), amounts(300, 300));
+
+    expect(results.map((r) => failureCode(published(r)) ?? published(r).type)).toEqual([
+      "refund.succeeded",
+      "amount_exceeds_refundable",
+    ]);
+    expect(timeline).toEqual([
+      "read default",
+      "refund 300 -> ok",
+      "publish refund.succeeded",
+      "refund 300 -> unprocessable",
+      "read default",
+      "publish refund.failed amount_exceeds_refundable",
+    ]);
+    expect(at.intent.refundedAmount).toBe(800);
+  });
+
+  it("keeps Dojo's refusal when a fresh read would have let the refund go", async () => {
+    const at = new IntentAtDojo(capturedIntent(PI, 1_000));
+    afterRefund(1, () => at.scripted.push(fail("unprocessable", "refused for another reason", 422)));
+    const results = await burst(pipeline(), amounts(300, 300));
+
+    expect(results.map((r) => failureCode(published(r)) ?? published(r).type)).toEqual([
+      "refund.succeeded",
+      "dojo_rejected",
+    ]);
+    expect(timeline).toEqual([
+      "read default",
+      "refund 300 -> ok",
+      "publish refund.succeeded",
+      "refund 300 -> unprocessable",
+      "read default",
+      "publish refund.failed dojo_rejected",
+    ]);
+  });
+
+  it("is never used once the read is more than 5 s old", async () => {
+    new IntentAtDojo(capturedIntent(PI, 1_000));
+    let clock = Date.parse("2026-01-01T00:00:00Z");
+    afterRefund(1, () => {
+      clock += 5_001;
+    });
+    const p = new RefundPipeline(SETTINGS, {
+      ledger,
+      dojo,
+      sink,
+      logger: silentLogger,
+      random: () => 0,
+      now: () => new Date(clock),
+    });
+    const results = await burst(p, amounts(300, 300));
+
+    expect(results.map((r) => published(r).type)).toEqual(["refund.succeeded", "refund.succeeded"]);
+    expect(timeline).toEqual([
+      "read default",
+      "refund 300 -> ok",
+      "publish refund.succeeded",
+      "read default",
+      "refund 300 -> ok",
+      "publish refund.succeeded",
+    ]);
+  });
+});

@@ -28,6 +28,11 @@ const INTENTS = Number(process.env.BENCH_INTENTS ?? "5000");
 const LATENCIES = (process.env.BENCH_LATENCIES ?? "0,50").split(",").map(Number);
 const IMPLS = (process.env.BENCH_IMPLS ?? "relay,baseline").split(",") as Array<"relay" | "baseline">;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? "600000");
+/** Share of Dojo calls that fail (0 to 1, default 0); see the fault set-up in runOne. */
+const FAULT_RATE = Number(process.env.BENCH_FAULT_RATE ?? "0");
+/** SIGKILLs of the process under test during a run (default 0), one every BENCH_KILL_INTERVAL_MS. */
+const KILLS = Number(process.env.BENCH_KILLS ?? "0");
+const KILL_INTERVAL_MS = Number(process.env.BENCH_KILL_INTERVAL_MS ?? "2000");
 /** Events per second to produce at; 0 (the default) produces everything up front as a backlog. */
 const RATE = Number(process.env.BENCH_RATE ?? "0");
 const KEY = "sk_sandbox_bench";
@@ -45,6 +50,9 @@ interface Result {
   /** CPU used during the run by the simulator, the broker and this process (producer + collector). */
   otherCpuSeconds: { sim: number; broker: number; bench: number };
   refundsAtDojo: number;
+  /** Events answered refund.failed (none expected), and outcomes that arrived more than once. */
+  failed: number;
+  duplicateOutcomes: number;
   /** How long producing the input took, and when the first outcome arrived (ms after the first produce). */
   producedInMs: number;
   firstOutcomeMs: number;
@@ -120,8 +128,27 @@ async function runOne(
   const sim = createSimControl(simUrl);
   await sim.reset();
   await sim.clearFaults();
-  if (latencyMs > 0)
-    await sim.setFaults({ routes: { "*": { latencyMs: { min: latencyMs, max: latencyMs } } } });
+  const latency = latencyMs > 0 ? { latencyMs: { min: latencyMs, max: latencyMs } } : {};
+  if (FAULT_RATE > 0) {
+    // Refund calls fail in four ways, a quarter of the rate each, including "applied, then the
+    // connection dropped"; intent reads fail with 502. Seeded, so runs draw the same faults.
+    const each = FAULT_RATE / 4;
+    await sim.setFaults({
+      seed: 7,
+      routes: {
+        "*": latency,
+        createRefund: {
+          ...latency,
+          error500Rate: each,
+          error503Rate: each,
+          rateLimitRate: each,
+          retryAfterSeconds: 1,
+          dropAfterApplyRate: each,
+        },
+        getPaymentIntent: { ...latency, error502Rate: FAULT_RATE },
+      },
+    });
+  } else if (latencyMs > 0) await sim.setFaults({ routes: { "*": latency } });
   const intents = await sim.createIntents({ amount: 1_000_000, status: "Captured" }, INTENTS);
 
   const id = randomUUID().slice(0, 8);
@@ -151,6 +178,8 @@ async function runOne(
     done = resolve;
   });
   const seen = new Set<string>();
+  const failedIds = new Set<string>();
+  let duplicates = 0;
   const collector = kafka.consumer({ groupId: `bench-collector-${id}`, maxWaitTimeInMs: 50 });
   await collector.connect();
   await collector.subscribe({ topics: [topics.ok, topics.failed], fromBeginning: true });
@@ -161,7 +190,12 @@ async function runOne(
       const now = Date.now();
       for (const m of batch.messages) {
         const eventId = JSON.parse(m.value?.toString() ?? "{}").data?.sourceEvent?.id as string | undefined;
-        if (eventId === undefined || seen.has(eventId)) continue;
+        if (eventId === undefined) continue;
+        if (batch.topic === topics.failed) failedIds.add(eventId);
+        if (seen.has(eventId)) {
+          duplicates += 1;
+          continue;
+        }
         seen.add(eventId);
         latencies.push(now - (producedAt.get(eventId) ?? now));
         lastArrival = now;
@@ -190,10 +224,9 @@ async function runOne(
   const args =
     impl === "relay" ? [join(root, "bin/refund-relay.js"), "start"] : [join(root, "bench/kafka/baseline.ts")];
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], {
-    env,
-    stdio: ["ignore", "inherit", "inherit"],
-  });
+  const start = () =>
+    spawn(process.execPath, [...nodeArgs, ...args], { env, stdio: ["ignore", "inherit", "inherit"] });
+  let child: ChildProcess = start();
 
   // Timing starts once the process under test has joined its group, so start-up is not measured.
   await waitForStableGroup(kafka, env.KAFKA_GROUP_ID);
@@ -226,6 +259,19 @@ async function runOne(
   const producedIn = Date.now() - started;
   await producer.disconnect();
 
+  // Crash test: kill the process under test with SIGKILL every KILL_INTERVAL_MS and start it again.
+  let arrived = false;
+  void allArrived.then(() => {
+    arrived = true;
+  });
+  for (let kill = 0; kill < KILLS && !arrived; kill++) {
+    await Promise.race([allArrived, new Promise((resolve) => setTimeout(resolve, KILL_INTERVAL_MS))]);
+    if (arrived) break;
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    console.error(`killed the ${impl} with SIGKILL (${kill + 1}/${KILLS}) after ${seen.size} outcomes`);
+    child = start();
+  }
   const timeout = setTimeout(done, TIMEOUT_MS);
   await allArrived;
   clearTimeout(timeout);
@@ -259,6 +305,8 @@ async function runOne(
       bench: round(cpuAfter.bench - cpuBefore.bench),
     },
     refundsAtDojo: stats.refundsCreated,
+    failed: failedIds.size,
+    duplicateOutcomes: duplicates,
     producedInMs: producedIn,
     firstOutcomeMs: firstArrival - started,
   };
@@ -301,15 +349,15 @@ async function main(): Promise<void> {
   }
 
   console.log(
-    `\nKafka benchmark: ${EVENTS} events, ${PARTITIONS} partitions, ${INTENTS} payment intents, ${RATE > 0 ? `produced at ${RATE}/s` : "produced up front"}, node ${process.version}`,
+    `\nKafka benchmark: ${EVENTS} events, ${PARTITIONS} partitions, ${INTENTS} payment intents, ${RATE > 0 ? `produced at ${RATE}/s` : "produced up front"}${FAULT_RATE > 0 ? `, Dojo fault rate ${FAULT_RATE}` : ""}${KILLS > 0 ? `, ${KILLS} SIGKILLs ${KILL_INTERVAL_MS} ms apart` : ""}, node ${process.version}`,
   );
   console.log(
-    "| impl | Dojo latency | events/s | p50 ms | p99 ms | peak RSS MiB | CPU s | seconds | refunds at Dojo |",
+    "| impl | Dojo latency | events/s | p50 ms | p99 ms | peak RSS MiB | CPU s | seconds | refunds at Dojo | refund.failed | repeated outcomes |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of results) {
     console.log(
-      `| ${r.impl} | ${r.latencyMs} ms | ${r.perSecond} | ${r.p50} | ${r.p99} | ${r.peakRssMiB} | ${r.cpuSeconds} | ${r.seconds} | ${r.refundsAtDojo} |`,
+      `| ${r.impl} | ${r.latencyMs} ms | ${r.perSecond} | ${r.p50} | ${r.p99} | ${r.peakRssMiB} | ${r.cpuSeconds} | ${r.seconds} | ${r.refundsAtDojo} | ${r.failed} | ${r.duplicateOutcomes} |`,
     );
   }
   for (const latency of LATENCIES) {

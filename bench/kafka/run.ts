@@ -30,6 +30,8 @@ const IMPLS = (process.env.BENCH_IMPLS ?? "relay,baseline").split(",") as Array<
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_MS ?? "600000");
 /** Share of Dojo calls that fail (0 to 1, default 0); see the fault set-up in runOne. */
 const FAULT_RATE = Number(process.env.BENCH_FAULT_RATE ?? "0");
+/** Runs per implementation and latency (default 1); the ratio then compares medians. */
+const REPEAT = Number(process.env.BENCH_REPEAT ?? "1");
 /** SIGKILLs of the process under test during a run (default 0), one every BENCH_KILL_INTERVAL_MS. */
 const KILLS = Number(process.env.BENCH_KILLS ?? "0");
 const KILL_INTERVAL_MS = Number(process.env.BENCH_KILL_INTERVAL_MS ?? "2000");
@@ -334,13 +336,16 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   try {
     for (const latency of LATENCIES) {
-      for (const impl of IMPLS) {
-        console.error(
-          `running ${impl} with Dojo latency ${latency} ms: ${EVENTS} events, ${PARTITIONS} partitions, ${INTENTS} intents`,
-        );
-        const r = await runOne(impl, latency, servers.servers.kafkaBrokers, simUrl, sim.pid);
-        results.push(r);
-        console.error(JSON.stringify(r));
+      // Rounds alternate the implementations, so a slow patch of the shared machine hits both.
+      for (let round = 1; round <= REPEAT; round++) {
+        for (const impl of IMPLS) {
+          console.error(
+            `running ${impl} with Dojo latency ${latency} ms (round ${round}/${REPEAT}): ${EVENTS} events, ${PARTITIONS} partitions, ${INTENTS} intents`,
+          );
+          const r = await runOne(impl, latency, servers.servers.kafkaBrokers, simUrl, sim.pid);
+          results.push(r);
+          console.error(JSON.stringify(r));
+        }
       }
     }
   } finally {
@@ -360,12 +365,20 @@ async function main(): Promise<void> {
       `| ${r.impl} | ${r.latencyMs} ms | ${r.perSecond} | ${r.p50} | ${r.p99} | ${r.peakRssMiB} | ${r.cpuSeconds} | ${r.seconds} | ${r.refundsAtDojo} | ${r.failed} | ${r.duplicateOutcomes} |`,
     );
   }
+  const median = (impl: string, latency: number): number | undefined => {
+    const rates = results
+      .filter((r) => r.impl === impl && r.latencyMs === latency)
+      .map((r) => r.perSecond)
+      .sort((a, b) => a - b);
+    return rates.length === 0 ? undefined : rates[Math.floor((rates.length - 1) / 2)];
+  };
   for (const latency of LATENCIES) {
-    const relay = results.find((r) => r.impl === "relay" && r.latencyMs === latency);
-    const base = results.find((r) => r.impl === "baseline" && r.latencyMs === latency);
-    if (relay && base)
+    const relay = median("relay", latency);
+    const base = median("baseline", latency);
+    const which = REPEAT > 1 ? "median events/s" : "events/s";
+    if (relay !== undefined && base !== undefined)
       console.log(
-        `relay / baseline at ${latency} ms: ${(relay.perSecond / base.perSecond).toFixed(1)}x throughput`,
+        `relay / baseline at ${latency} ms: ${relay} / ${base} ${which} = ${(relay / base).toFixed(1)}x throughput`,
       );
   }
   const out = join(root, "bench/results");

@@ -28,8 +28,9 @@ export interface KafkaRelayOptions {
   readonly maxInFlightPerPartition: number;
   readonly sessionTimeoutMs?: number;
   /**
-   * Longest wait of one fetch for new data (default 100 ms). kafkajs also sleeps this long whenever
-   * every assigned partition is paused, so a long wait would stall a resumed partition for that time.
+   * Longest wait of one fetch for new data (default 100 ms). kafkajs also sleeps this long whenever none
+   * of a broker's assigned partitions can be fetched (all paused for backpressure), so a long wait would
+   * stall a resumed partition for that time.
    */
   readonly fetchMaxWaitMs?: number;
   /** Called when the relay can no longer work (its transactional producer was fenced); it should stop. */

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from "../config.ts";
 import { createLogger } from "../logger.ts";
+import { reportWarningsExceptTimeoutNegative } from "../process-warnings.ts";
 import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Subcommand } from "./main.ts";
 import { startRelay } from "./relay-app.ts";
 
@@ -31,12 +32,7 @@ export const startCommand: Subcommand = {
       throw error;
     }
     const logger = createLogger({ level: config.logLevel });
-    // kafkajs schedules timers with negative delays on Node 23 and later; Node clamps them to 1 ms and
-    // warns on every start. The warning is harmless: log other process warnings, drop that one.
-    process.removeAllListeners("warning");
-    process.on("warning", (warning) => {
-      if (warning.name !== "TimeoutNegativeWarning") logger.warn({ err: warning }, "process warning");
-    });
+    reportWarningsExceptTimeoutNegative((warning) => logger.warn({ err: warning }, "process warning"));
     // Listen before starting, so a signal during start-up stops the relay once it is up instead of
     // killing the process halfway. The hard deadline is armed as soon as a signal (or a fatal error)
     // arrives: it catches a step that hangs (a broker that never answers during start-up or a

@@ -142,27 +142,31 @@ export class RefundPipeline {
     const decoded = decodeReturnApproved(message, { maxBytes: this.#s.maxMessageBytes });
     const key = decoded.ok ? decoded.event.data.paymentIntentId : undefined;
     const delivery: Delivery = { message, ctx, startedAt: 0, tries: 0 };
-    if (key === undefined) {
-      return this.#scheduler.run(key, () => {
-        delivery.startedAt = this.#now().getTime();
-        return this.#deliver(delivery, decoded);
-      });
-    }
-    this.#pending.set(key, (this.#pending.get(key) ?? 0) + 1);
+    if (key !== undefined) this.#pending.set(key, (this.#pending.get(key) ?? 0) + 1);
     return this.#scheduler.run(key, async () => {
       // The budget's clock starts here, so waiting behind a slow refund of the same intent costs none.
       delivery.startedAt = this.#now().getTime();
       try {
         return await this.#deliver(delivery, decoded);
       } finally {
-        const left = (this.#pending.get(key) ?? 1) - 1;
-        if (left > 0) this.#pending.set(key, left);
-        else {
-          this.#pending.delete(key);
-          this.#intents.delete(key);
-        }
+        if (key !== undefined) this.#finished(key);
       }
     });
+  }
+
+  /** One delivery of the intent is over; the last one forgets the remembered read. */
+  #finished(paymentIntentId: string): void {
+    const left = (this.#pending.get(paymentIntentId) ?? 1) - 1;
+    if (left > 0) this.#pending.set(paymentIntentId, left);
+    else {
+      this.#pending.delete(paymentIntentId);
+      this.#intents.delete(paymentIntentId);
+    }
+  }
+
+  /** Whether events of the intent other than the running one are waiting (worth remembering a read for). */
+  #othersPending(paymentIntentId: string): boolean {
+    return (this.#pending.get(paymentIntentId) ?? 0) > 1;
   }
 
   async #deliver(delivery: Delivery, decoded: DecodeResult): Promise<MessageResult> {
@@ -403,11 +407,7 @@ export class RefundPipeline {
             ? await this.#refund(data, idempotencyKey, signal)
             : await this.#reverse(entry, data, signal);
         if (answer.ok) {
-          if (
-            remembered !== undefined &&
-            method === "refund" &&
-            (this.#pending.get(data.paymentIntentId) ?? 0) > 1
-          ) {
+          if (remembered !== undefined && method === "refund" && this.#othersPending(data.paymentIntentId)) {
             const { intent } = remembered;
             this.#intents.set(data.paymentIntentId, {
               ...remembered,
@@ -472,8 +472,8 @@ export class RefundPipeline {
    * Reads the payment intent and decides how (or whether) to pay the return back. While events of one
    * intent follow each other, the last read (plus our own confirmed refunds) stands in for a new read,
    * but only to let a refund go ahead: Dojo enforces the refundable amount itself, so a remembered
-   * intent that has gone stale (someone else refunded meanwhile) ends in Dojo's own refusal, exactly as
-   * with preflight switched off. Every preflight refusal is decided on a fresh read.
+   * intent that has gone stale (someone else refunded meanwhile) ends in Dojo's refusal, which
+   * #settleWithDojo then answers from a fresh read. Every preflight refusal is decided on a fresh read.
    */
   async #preflight(
     data: ReturnApprovedEvent["data"],
@@ -482,13 +482,12 @@ export class RefundPipeline {
     | { readonly kind: "refund" | "reversal"; readonly remembered: boolean }
     | { readonly kind: "decision"; readonly decision: Decision }
   > {
-    const options = { reverseWhenAuthorized: this.#s.reverseWhenAuthorized };
     const remembered = this.#intents.get(data.paymentIntentId);
     if (
       remembered !== undefined &&
       remembered.merchantId === data.merchantId &&
       this.#now().getTime() - remembered.readAt <= REMEMBER_INTENT_MS &&
-      preflightVerdict(remembered.intent, data, options).kind === "refund"
+      preflightVerdict(remembered.intent, data, this.#s).kind === "refund"
     ) {
       return { kind: "refund", remembered: true };
     }
@@ -496,11 +495,11 @@ export class RefundPipeline {
     const readAt = this.#now().getTime();
     const read = await this.#readIntent(data, signal);
     if (!read.ok) return { kind: "decision", decision: classifyReadError(read.error) };
-    const verdict = preflightVerdict(read.value, data, options);
+    const verdict = preflightVerdict(read.value, data, this.#s);
     if (verdict.kind === "fail") {
       return { kind: "decision", decision: { kind: "fail", code: verdict.code, message: verdict.message } };
     }
-    if (verdict.kind === "refund" && (this.#pending.get(data.paymentIntentId) ?? 0) > 1) {
+    if (verdict.kind === "refund" && this.#othersPending(data.paymentIntentId)) {
       this.#intents.set(data.paymentIntentId, { merchantId: data.merchantId, intent: read.value, readAt });
     }
     return { kind: verdict.kind, remembered: false };
@@ -513,9 +512,7 @@ export class RefundPipeline {
   ): Promise<Decision | undefined> {
     const read = await this.#readIntent(data, signal);
     if (!read.ok) return undefined;
-    const verdict = preflightVerdict(read.value, data, {
-      reverseWhenAuthorized: this.#s.reverseWhenAuthorized,
-    });
+    const verdict = preflightVerdict(read.value, data, this.#s);
     if (verdict.kind !== "fail") return undefined;
     return {
       kind: "fail",

@@ -25,4 +25,23 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      last_error        TEXT,
      UNIQUE (source, event_id)
    );`,
+  // Parked events (waiting on the dead-letter destination for a person), the event as received (so an
+  // outcome can be built for it by hand), and the audit trail of events settled by hand.
+  `ALTER TABLE refund_events ADD COLUMN parked_code TEXT;
+   ALTER TABLE refund_events ADD COLUMN parked_reason TEXT;
+   ALTER TABLE refund_events ADD COLUMN parked_at INTEGER;
+   ALTER TABLE refund_events ADD COLUMN event TEXT;
+   CREATE INDEX refund_events_parked ON refund_events (parked_at) WHERE parked_code IS NOT NULL;
+   CREATE TABLE ledger_audit (
+     seq            INTEGER PRIMARY KEY,
+     source         TEXT    NOT NULL,
+     event_id       TEXT    NOT NULL,
+     at             INTEGER NOT NULL,
+     actor          TEXT    NOT NULL,
+     action         TEXT    NOT NULL,
+     reason         TEXT    NOT NULL,
+     previous_state TEXT    NOT NULL,
+     new_state      TEXT    NOT NULL
+   );
+   CREATE INDEX ledger_audit_event ON ledger_audit (source, event_id);`,
 ];

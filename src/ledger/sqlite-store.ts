@@ -5,8 +5,8 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.ts";
-import type { EventRef, LedgerState, NewLedgerEntry, RefundMethod } from "./types.ts";
-import { LedgerError, SETTLED_STATES } from "./types.ts";
+import type { EventRef, Expected, LedgerState, NewLedgerEntry, ParkCode, RefundMethod } from "./types.ts";
+import { LedgerError } from "./types.ts";
 
 export interface SqliteOptions {
   /** File path, or ":memory:" for tests. */
@@ -37,7 +37,32 @@ export interface Row {
   readonly method: RefundMethod | null;
   readonly outcome: string | null;
   readonly last_error: string | null;
+  readonly parked_code: string | null;
+  readonly parked_reason: string | null;
+  readonly parked_at: number | null;
+  readonly event: string | null;
 }
+
+/** One audit row as stored. */
+export interface AuditRow {
+  readonly source: string;
+  readonly event_id: string;
+  readonly at: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly reason: string;
+  readonly previous_state: LedgerState;
+  readonly new_state: LedgerState;
+}
+
+/** A transition's answer: applied (the row after it) or refused (the row as it is, and why). */
+export type StoreTransition =
+  | { readonly ok: true; readonly row: Row }
+  | { readonly ok: false; readonly row: Row; readonly reason: string };
+
+export type StoreSettle =
+  | { readonly kind: "settled" | "kept" | "stale"; readonly row: Row }
+  | { readonly kind: "corrected"; readonly row: Row; readonly previous: string | null };
 
 export type StoreBegin =
   | { readonly kind: "new" | "existing"; readonly row: Row }
@@ -50,19 +75,48 @@ export type StoreOp =
       readonly op: "markSubmitting";
       readonly ref: EventRef;
       readonly method: RefundMethod;
+      readonly expected: Expected;
       readonly at: number;
     }
-  | { readonly op: "markUnknown"; readonly ref: EventRef; readonly error: string; readonly at: number }
+  | {
+      readonly op: "markUnknown";
+      readonly ref: EventRef;
+      readonly error: string;
+      readonly expected: Expected;
+      readonly requests: number;
+      readonly at: number;
+    }
   | {
       readonly op: "settle";
       readonly ref: EventRef;
       readonly state: "succeeded" | "failed";
       readonly outcome: string;
       readonly refundId: string | null;
+      readonly expected: Expected | null;
+      readonly requests: number;
       readonly at: number;
     }
   | { readonly op: "markPublished"; readonly ref: EventRef; readonly at: number }
-  | { readonly op: "get"; readonly ref: EventRef };
+  | {
+      readonly op: "markParked";
+      readonly ref: EventRef;
+      readonly code: ParkCode;
+      readonly reason: string;
+      readonly at: number;
+    }
+  | { readonly op: "get"; readonly ref: EventRef }
+  | { readonly op: "listParked"; readonly limit: number }
+  | {
+      readonly op: "settleByHand";
+      readonly ref: EventRef;
+      readonly state: "succeeded" | "failed";
+      readonly outcome: string;
+      readonly refundId: string | null;
+      readonly actor: string;
+      readonly reason: string;
+      readonly at: number;
+    }
+  | { readonly op: "audit"; readonly ref: EventRef };
 
 export type OpResult =
   | { readonly ok: true; readonly value: unknown }
@@ -75,6 +129,11 @@ function migrate(db: DatabaseSync): void {
   const current = db.prepare("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").get() as {
     v: number;
   };
+  if (Number(current.v) > SQLITE_MIGRATIONS.length) {
+    throw new LedgerError(
+      `the ledger's schema is version ${current.v}, newer than this refund-relay knows (${SQLITE_MIGRATIONS.length}); run a newer refund-relay or restore a matching ledger`,
+    );
+  }
   for (const [index, sql] of SQLITE_MIGRATIONS.entries()) {
     const version = index + 1;
     if (version <= Number(current.v)) continue;
@@ -93,7 +152,10 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
-const OPEN = "('received', 'submitting', 'unknown')";
+const OPEN_STATES: ReadonlySet<LedgerState> = new Set(["received", "submitting", "unknown"]);
+
+const matches = (row: Row, expected: Expected) =>
+  row.state === expected.state && Number(row.attempts) === expected.attempts;
 
 export class SqliteStore {
   readonly #db: DatabaseSync;
@@ -104,6 +166,10 @@ export class SqliteStore {
   readonly #unknown: StatementSync;
   readonly #settle: StatementSync;
   readonly #published: StatementSync;
+  readonly #parked: StatementSync;
+  readonly #listParked: StatementSync;
+  readonly #insertAudit: StatementSync;
+  readonly #audit: StatementSync;
 
   constructor(options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -116,27 +182,45 @@ export class SqliteStore {
     migrate(this.#db);
     this.#insert = this.#db.prepare(
       `INSERT INTO refund_events (source, event_id, idempotency_key, request_hash, payment_intent_id,
-         merchant_id, amount, currency_code, state, attempts, first_seen_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, ?, ?)
+         merchant_id, amount, currency_code, state, attempts, first_seen_at, updated_at, event)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', 0, ?, ?, ?)
        ON CONFLICT DO NOTHING RETURNING *`,
     );
     this.#byRef = this.#db.prepare("SELECT * FROM refund_events WHERE source = ? AND event_id = ?");
     this.#byKey = this.#db.prepare("SELECT * FROM refund_events WHERE idempotency_key = ?");
+    // Every update names the row by its key and is only run after the row was read and checked in
+    // the same transaction, so the checks and the write see one state.
     this.#submitting = this.#db.prepare(
       `UPDATE refund_events SET state = 'submitting', attempts = attempts + 1, method = ?, updated_at = ?
-       WHERE source = ? AND event_id = ? AND state IN ${OPEN} AND (method IS NULL OR method = ?) RETURNING *`,
+       WHERE source = ? AND event_id = ? RETURNING *`,
     );
     this.#unknown = this.#db.prepare(
-      `UPDATE refund_events SET state = 'unknown', last_error = ?, updated_at = ?
-       WHERE source = ? AND event_id = ? AND state IN ${OPEN} RETURNING *`,
+      `UPDATE refund_events SET state = 'unknown', attempts = attempts + ?, last_error = ?, updated_at = ?
+       WHERE source = ? AND event_id = ? RETURNING *`,
     );
     this.#settle = this.#db.prepare(
-      `UPDATE refund_events SET state = ?, outcome = ?, refund_id = ?, updated_at = ?
-       WHERE source = ? AND event_id = ? AND state IN ${OPEN} RETURNING *`,
+      `UPDATE refund_events SET state = ?, outcome = ?, refund_id = ?, attempts = attempts + ?,
+         updated_at = ?, parked_code = NULL, parked_reason = NULL, parked_at = NULL
+       WHERE source = ? AND event_id = ? RETURNING *`,
     );
     this.#published = this.#db.prepare(
       `UPDATE refund_events SET state = 'published', updated_at = ?
        WHERE source = ? AND event_id = ? AND state IN ('succeeded', 'failed', 'published') RETURNING *`,
+    );
+    this.#parked = this.#db.prepare(
+      `UPDATE refund_events SET parked_code = ?, parked_reason = ?, parked_at = ?
+       WHERE source = ? AND event_id = ? AND state IN ('received', 'submitting', 'unknown')`,
+    );
+    this.#listParked = this.#db.prepare(
+      `SELECT * FROM refund_events WHERE parked_code IS NOT NULL
+         AND state IN ('received', 'submitting', 'unknown') ORDER BY parked_at LIMIT ?`,
+    );
+    this.#insertAudit = this.#db.prepare(
+      `INSERT INTO ledger_audit (source, event_id, at, actor, action, reason, previous_state, new_state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#audit = this.#db.prepare(
+      "SELECT * FROM ledger_audit WHERE source = ? AND event_id = ? ORDER BY seq",
     );
   }
 
@@ -176,48 +260,100 @@ export class SqliteStore {
     switch (op.op) {
       case "begin":
         return this.#begin(op.entry, op.at);
-      case "markSubmitting":
-        return this.#transition(
-          op.ref,
-          this.#submitting,
-          [op.method, op.at, op.ref.source, op.ref.eventId, op.method],
-          (row) =>
-            row.method !== null && row.method !== op.method
-              ? `cannot submit a ${op.method} for an event already submitted as a ${row.method}`
-              : `cannot submit a refund for an event in state ${row.state}`,
+      case "markSubmitting": {
+        const row = this.#require(op.ref);
+        if (row.method !== null && row.method !== op.method) {
+          throw new LedgerError(
+            `cannot submit a ${op.method} for an event already submitted as a ${row.method}`,
+          );
+        }
+        if (!OPEN_STATES.has(row.state)) {
+          return refused(row, `cannot submit a refund for an event in state ${row.state}`);
+        }
+        if (!matches(row, op.expected)) return refused(row, movedOn(row, op.expected));
+        return applied(this.#submitting.get(op.method, op.at, op.ref.source, op.ref.eventId));
+      }
+      case "markUnknown": {
+        const row = this.#require(op.ref);
+        if (!OPEN_STATES.has(row.state)) {
+          return refused(row, `cannot mark an event in state ${row.state} as unknown`);
+        }
+        if (!matches(row, op.expected)) return refused(row, movedOn(row, op.expected));
+        const extra = op.requests - 1;
+        return applied(
+          this.#unknown.get(extra, op.error.slice(0, 2000), op.at, op.ref.source, op.ref.eventId),
         );
-      case "markUnknown":
-        return this.#transition(
-          op.ref,
-          this.#unknown,
-          [op.error.slice(0, 2000), op.at, op.ref.source, op.ref.eventId],
-          (row) => `cannot mark an event in state ${row.state} as unknown`,
-        );
-      case "settle": {
-        const row = this.#settle.get(
+      }
+      case "settle":
+        return this.#settleOp(op);
+      case "markPublished": {
+        const row = this.#published.get(op.at, op.ref.source, op.ref.eventId) as Row | undefined;
+        if (row !== undefined) return row;
+        throw new LedgerError(`cannot mark an event in state ${this.#require(op.ref).state} as published`);
+      }
+      case "markParked":
+        this.#parked.run(op.code, op.reason.slice(0, 2000), op.at, op.ref.source, op.ref.eventId);
+        return undefined;
+      case "get":
+        return this.#byRef.get(op.ref.source, op.ref.eventId) as Row | undefined;
+      case "listParked":
+        return this.#listParked.all(op.limit) as unknown as Row[];
+      case "settleByHand": {
+        const row = this.#require(op.ref);
+        if (!OPEN_STATES.has(row.state)) {
+          return refused(row, `the event is already settled (state ${row.state}); nothing was changed`);
+        }
+        const updated = this.#settle.get(
           op.state,
           op.outcome,
           op.refundId,
+          0,
           op.at,
           op.ref.source,
           op.ref.eventId,
-        ) as Row | undefined;
-        if (row !== undefined) return row;
-        // Already settled: the first stored outcome wins and is returned for publication.
-        const current = this.#require(op.ref);
-        if (SETTLED_STATES.has(current.state)) return current;
-        throw new LedgerError(`cannot settle an event in state ${current.state}`);
-      }
-      case "markPublished":
-        return this.#transition(
-          op.ref,
-          this.#published,
-          [op.at, op.ref.source, op.ref.eventId],
-          (row) => `cannot mark an event in state ${row.state} as published`,
+        ) as unknown as Row;
+        this.#insertAudit.run(
+          op.ref.source,
+          op.ref.eventId,
+          op.at,
+          op.actor,
+          `settle-as-${op.state}`,
+          op.reason,
+          row.state,
+          updated.state,
         );
-      case "get":
-        return this.#byRef.get(op.ref.source, op.ref.eventId) as Row | undefined;
+        return { ok: true, row: updated } satisfies StoreTransition;
+      }
+      case "audit":
+        return this.#audit.all(op.ref.source, op.ref.eventId) as unknown as AuditRow[];
     }
+  }
+
+  #settleOp(op: Extract<StoreOp, { op: "settle" }>): StoreSettle {
+    const row = this.#require(op.ref);
+    const extra = op.requests - 1;
+    const write = () =>
+      this.#settle.get(
+        op.state,
+        op.outcome,
+        op.refundId,
+        extra,
+        op.at,
+        op.ref.source,
+        op.ref.eventId,
+      ) as unknown as Row;
+    const open = OPEN_STATES.has(row.state);
+    if (op.state === "succeeded") {
+      // Dojo confirmed a refund: that is true whatever the row says. A stored failure (no refund id)
+      // was a wrong answer and is replaced; a stored success stays (same key, same refund).
+      if (open) return { kind: "settled", row: write() };
+      if (row.refund_id === null) return { kind: "corrected", row: write(), previous: row.outcome };
+      return { kind: "kept", row };
+    }
+    if (!open) return { kind: "kept", row };
+    if (op.expected === null) throw new LedgerError("a failure can only be stored for an expected row");
+    if (!matches(row, op.expected)) return { kind: "stale", row };
+    return { kind: "settled", row: write() };
   }
 
   #begin(entry: NewLedgerEntry, at: number): StoreBegin {
@@ -232,6 +368,7 @@ export class SqliteStore {
       entry.currencyCode,
       at,
       at,
+      entry.event === undefined ? null : JSON.stringify(entry.event),
     ) as Row | undefined;
     if (inserted !== undefined) return { kind: "new", row: inserted };
     const existing = this.#byRef.get(entry.source, entry.eventId) as Row | undefined;
@@ -245,20 +382,21 @@ export class SqliteStore {
     return { kind: "conflict", row: owner, reason: "key" };
   }
 
-  #transition(
-    ref: EventRef,
-    statement: StatementSync,
-    params: Array<string | number | null>,
-    refusal: (row: Row) => string,
-  ): Row {
-    const row = statement.get(...params) as Row | undefined;
-    if (row !== undefined) return row;
-    throw new LedgerError(refusal(this.#require(ref)));
-  }
-
   #require(ref: EventRef): Row {
     const row = this.#byRef.get(ref.source, ref.eventId) as Row | undefined;
     if (row === undefined) throw new LedgerError(`no ledger entry for event ${ref.source} ${ref.eventId}`);
     return row;
   }
+}
+
+function applied(row: unknown): StoreTransition {
+  return { ok: true, row: row as Row };
+}
+
+function refused(row: Row, reason: string): StoreTransition {
+  return { ok: false, row, reason };
+}
+
+function movedOn(row: Row, expected: Expected): string {
+  return `the event moved on (expected ${expected.state} after ${expected.attempts} attempts, found ${row.state} after ${row.attempts})`;
 }

@@ -2,27 +2,73 @@
 // with synchronous=FULL waits for the disk; on the worker that wait no longer stalls Kafka fetches,
 // Dojo calls and publishing on the main thread. Same store, same group commit, same guarantees as
 // SqliteLedger: a promise resolves only after its transaction committed.
+//
+// A worker that dies (a crash in the thread, the file gone) fails the operations it held; the next
+// operation starts a new worker on the same file, at most once a second. Every committed write is in
+// the file, so nothing is lost but the answers to the failed operations, and the pipeline treats
+// those as an outage of the ledger: it pauses and tries again.
 import { Worker } from "node:worker_threads";
 import { StoreLedger } from "./sqlite.ts";
 import type { SqliteOptions, StoreOp } from "./sqlite-store.ts";
 import type { WorkerReply, WorkerRequest } from "./sqlite-worker.ts";
 import { LedgerError } from "./types.ts";
 
+/** The ledger could not be reached (worker gone, file cannot be opened): an outage, not a refusal. */
+export class LedgerUnavailableError extends Error {
+  override readonly name = "LedgerUnavailableError";
+}
+
+const RESPAWN_INTERVAL_MS = 1_000;
+
+type Waiter = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
+
+async function startWorker(options: SqliteOptions): Promise<Worker> {
+  const worker = new Worker(new URL("./sqlite-worker.ts", import.meta.url), { workerData: { ...options } });
+  const ready = await new Promise<{ ready: boolean; error?: { message: string } }>((resolve) => {
+    worker.once("message", resolve);
+    worker.once("error", (error) => resolve({ ready: false, error }));
+    worker.once("exit", (code) =>
+      resolve({ ready: false, error: { message: `worker exited with code ${code}` } }),
+    );
+  });
+  if (!ready.ready) {
+    await worker.terminate();
+    throw new LedgerError(`cannot open the ledger: ${ready.error?.message ?? "unknown error"}`);
+  }
+  return worker;
+}
+
 export class ThreadedSqliteLedger extends StoreLedger {
-  readonly #worker: Worker;
-  readonly #waiting = new Map<
-    number,
-    { resolve: (value: unknown) => void; reject: (error: unknown) => void }
-  >();
+  readonly #options: SqliteOptions;
+  #worker: Worker | undefined;
+  readonly #waiting = new Map<number, Waiter>();
   #nextId = 1;
   #outbox: WorkerRequest[] = [];
   #scheduled = false;
   #closed: Promise<void> | undefined;
   #failure: Error | undefined;
+  #respawning: Promise<void> | undefined;
+  #lastRespawnAt = 0;
 
-  private constructor(worker: Worker) {
+  private constructor(options: SqliteOptions, worker: Worker) {
     super();
+    this.#options = options;
+    this.#attach(worker);
+  }
+
+  /** Starts the worker and waits until the database is open and migrated. */
+  static async open(options: SqliteOptions): Promise<ThreadedSqliteLedger> {
+    return new ThreadedSqliteLedger(options, await startWorker(options));
+  }
+
+  /** The worker thread, for tests that need to kill it. */
+  get worker(): Worker | undefined {
+    return this.#worker;
+  }
+
+  #attach(worker: Worker): void {
     this.#worker = worker;
+    this.#failure = undefined;
     worker.on("message", (message: readonly WorkerReply[] | "closed") => {
       if (message === "closed") return;
       for (const reply of message) {
@@ -39,30 +85,15 @@ export class ThreadedSqliteLedger extends StoreLedger {
         }
       }
     });
-    worker.on("error", (error) => this.#fail(error));
-    worker.on("exit", (code) => this.#fail(new LedgerError(`the ledger worker exited (code ${code})`)));
+    worker.on("error", (error) => this.#fail(worker, error));
+    worker.on("exit", (code) =>
+      this.#fail(worker, new LedgerUnavailableError(`the ledger worker exited (code ${code})`)),
+    );
   }
 
-  /** Starts the worker and waits until the database is open and migrated. */
-  static async open(options: SqliteOptions): Promise<ThreadedSqliteLedger> {
-    const worker = new Worker(new URL("./sqlite-worker.ts", import.meta.url), { workerData: { ...options } });
-    const ready = await new Promise<{ ready: boolean; error?: { message: string } }>((resolve) => {
-      worker.once("message", resolve);
-      worker.once("error", (error) => resolve({ ready: false, error }));
-      worker.once("exit", (code) =>
-        resolve({ ready: false, error: { message: `worker exited with code ${code}` } }),
-      );
-    });
-    if (!ready.ready) {
-      await worker.terminate();
-      throw new LedgerError(`cannot open the ledger: ${ready.error?.message ?? "unknown error"}`);
-    }
-    return new ThreadedSqliteLedger(worker);
-  }
-
-  protected execute(op: StoreOp): Promise<unknown> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (this.#closed !== undefined) return Promise.reject(new LedgerError("the ledger is closed"));
+  protected async execute(op: StoreOp): Promise<unknown> {
+    if (this.#closed !== undefined) throw new LedgerError("the ledger is closed");
+    if (this.#failure !== undefined) await this.#respawn();
     return new Promise((resolve, reject) => {
       const id = this.#nextId++;
       this.#waiting.set(id, { resolve, reject });
@@ -75,42 +106,79 @@ export class ThreadedSqliteLedger extends StoreLedger {
     });
   }
 
+  /** Starts a new worker after the last one died; fails fast while the last try is recent. */
+  async #respawn(): Promise<void> {
+    const failure = this.#failure;
+    if (failure === undefined) return;
+    if (this.#respawning !== undefined) return this.#respawning;
+    if (Date.now() - this.#lastRespawnAt < RESPAWN_INTERVAL_MS) throw failure;
+    this.#lastRespawnAt = Date.now();
+    this.#respawning = (async () => {
+      try {
+        this.#attach(await startWorker(this.#options));
+      } catch (error) {
+        this.#failure = new LedgerUnavailableError(
+          `the ledger worker died and cannot be restarted: ${(error as Error).message}`,
+        );
+        throw this.#failure;
+      } finally {
+        this.#respawning = undefined;
+      }
+    })();
+    return this.#respawning;
+  }
+
   #send(): void {
     this.#scheduled = false;
     const batch = this.#outbox;
     this.#outbox = [];
-    if (batch.length > 0) this.#worker.postMessage(batch);
+    if (batch.length === 0) return;
+    const worker = this.#worker;
+    if (worker === undefined || this.#failure !== undefined) {
+      const error = this.#failure ?? new LedgerUnavailableError("the ledger worker is not running");
+      for (const { id } of batch) {
+        this.#waiting.get(id)?.reject(error);
+        this.#waiting.delete(id);
+      }
+      return;
+    }
+    worker.postMessage(batch);
   }
 
-  #fail(error: Error): void {
+  #fail(worker: Worker, error: Error): void {
+    if (worker !== this.#worker) return;
     if (this.#closed !== undefined && this.#waiting.size === 0) return;
-    this.#failure = error;
-    for (const waiter of this.#waiting.values()) waiter.reject(error);
+    this.#failure =
+      error instanceof LedgerUnavailableError ? error : new LedgerUnavailableError(error.message);
+    for (const waiter of this.#waiting.values()) waiter.reject(this.#failure);
     this.#waiting.clear();
   }
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      await this.#respawning?.catch(() => undefined);
+      const worker = this.#worker;
+      if (worker === undefined) return;
       if (this.#failure !== undefined) {
         // The worker is gone: nothing to flush, nobody to answer "closed".
-        await this.#worker.terminate();
+        await worker.terminate();
         return;
       }
       this.#send();
       const closed = new Promise<void>((resolve) => {
         const onMessage = (message: unknown) => {
           if (message === "closed") {
-            this.#worker.off("message", onMessage);
+            worker.off("message", onMessage);
             resolve();
           }
         };
-        this.#worker.on("message", onMessage);
+        worker.on("message", onMessage);
         // A worker that dies while closing ends the wait too.
-        this.#worker.once("exit", () => resolve());
+        worker.once("exit", () => resolve());
       });
-      this.#worker.postMessage("close");
+      worker.postMessage("close");
       await closed;
-      await this.#worker.terminate();
+      await worker.terminate();
     })();
     return this.#closed;
   }

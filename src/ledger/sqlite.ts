@@ -6,21 +6,30 @@
 // synchronous=FULL, reached the disk). Callers keep "durable before Dojo is called"; the disk sees one
 // sync per batch instead of one per write. ThreadedSqliteLedger runs the same store on a worker thread.
 import {
+  type AuditRow,
   type OpResult,
   type Row,
   type SqliteOptions,
   SqliteStore,
   type StoreBegin,
   type StoreOp,
+  type StoreSettle,
+  type StoreTransition,
 } from "./sqlite-store.ts";
 import type {
+  AuditRecord,
   BeginResult,
   EventRef,
+  Expected,
   Ledger,
   LedgerEntry,
+  ManualSettlement,
   NewLedgerEntry,
+  ParkCode,
   RefundMethod,
   SettleInput,
+  SettleResult,
+  Transition,
 } from "./types.ts";
 import { LedgerError } from "./types.ts";
 
@@ -54,7 +63,32 @@ export function toEntry(row: Row): LedgerEntry {
       return outcome;
     },
     lastError: row.last_error,
+    get event(): unknown {
+      return row.event === null || row.event === undefined ? undefined : (JSON.parse(row.event) as unknown);
+    },
+    parked:
+      row.parked_code === null || row.parked_code === undefined
+        ? null
+        : {
+            code: row.parked_code as ParkCode,
+            reason: row.parked_reason ?? "",
+            at: new Date(Number(row.parked_at)),
+          },
   };
+}
+
+function toTransition(value: StoreTransition): Transition {
+  return value.ok
+    ? { ok: true, entry: toEntry(value.row) }
+    : { ok: false, entry: toEntry(value.row), reason: value.reason };
+}
+
+function toSettle(value: StoreSettle): SettleResult {
+  if (value.kind === "corrected") {
+    const previous = value.previous === null ? null : (JSON.parse(value.previous) as unknown);
+    return { kind: "corrected", entry: toEntry(value.row), previous };
+  }
+  return { kind: value.kind, entry: toEntry(value.row) };
 }
 
 function toBegin(value: StoreBegin): BeginResult {
@@ -72,28 +106,52 @@ export abstract class StoreLedger implements Ledger {
     return toBegin((await this.execute({ op: "begin", entry, at: now.getTime() })) as StoreBegin);
   }
 
-  async markSubmitting(ref: EventRef, method: RefundMethod, now: Date): Promise<LedgerEntry> {
-    return toEntry(
-      (await this.execute({ op: "markSubmitting", ref: plainRef(ref), method, at: now.getTime() })) as Row,
-    );
+  async markSubmitting(
+    ref: EventRef,
+    method: RefundMethod,
+    expected: Expected,
+    now: Date,
+  ): Promise<Transition> {
+    const op: StoreOp = {
+      op: "markSubmitting",
+      ref: plainRef(ref),
+      method,
+      expected: plainExpected(expected),
+      at: now.getTime(),
+    };
+    return toTransition((await this.execute(op)) as StoreTransition);
   }
 
-  async markUnknown(ref: EventRef, error: string, now: Date): Promise<LedgerEntry> {
-    return toEntry(
-      (await this.execute({ op: "markUnknown", ref: plainRef(ref), error, at: now.getTime() })) as Row,
-    );
+  async markUnknown(
+    ref: EventRef,
+    error: string,
+    expected: Expected,
+    now: Date,
+    requests = 1,
+  ): Promise<Transition> {
+    const op: StoreOp = {
+      op: "markUnknown",
+      ref: plainRef(ref),
+      error,
+      expected: plainExpected(expected),
+      requests,
+      at: now.getTime(),
+    };
+    return toTransition((await this.execute(op)) as StoreTransition);
   }
 
-  async settle(ref: EventRef, input: SettleInput, now: Date): Promise<LedgerEntry> {
+  async settle(ref: EventRef, input: SettleInput, now: Date): Promise<SettleResult> {
     const op: StoreOp = {
       op: "settle",
       ref: plainRef(ref),
       state: input.state,
       outcome: JSON.stringify(input.outcome),
       refundId: input.refundId ?? null,
+      expected: input.expected === undefined ? null : plainExpected(input.expected),
+      requests: input.requests ?? 1,
       at: now.getTime(),
     };
-    return toEntry((await this.execute(op)) as Row);
+    return toSettle((await this.execute(op)) as StoreSettle);
   }
 
   async markPublished(ref: EventRef, now: Date): Promise<LedgerEntry> {
@@ -102,10 +160,50 @@ export abstract class StoreLedger implements Ledger {
     );
   }
 
+  async markParked(ref: EventRef, code: ParkCode, reason: string, now: Date): Promise<void> {
+    await this.execute({ op: "markParked", ref: plainRef(ref), code, reason, at: now.getTime() });
+  }
+
   async get(ref: EventRef): Promise<LedgerEntry | undefined> {
     const row = (await this.execute({ op: "get", ref: plainRef(ref) })) as Row | undefined;
     return row === undefined ? undefined : toEntry(row);
   }
+
+  async listParked(limit: number): Promise<LedgerEntry[]> {
+    return ((await this.execute({ op: "listParked", limit })) as Row[]).map(toEntry);
+  }
+
+  async settleByHand(ref: EventRef, input: ManualSettlement, now: Date): Promise<Transition> {
+    const op: StoreOp = {
+      op: "settleByHand",
+      ref: plainRef(ref),
+      state: input.state,
+      outcome: JSON.stringify(input.outcome),
+      refundId: input.refundId,
+      actor: input.actor,
+      reason: input.reason,
+      at: now.getTime(),
+    };
+    return toTransition((await this.execute(op)) as StoreTransition);
+  }
+
+  async audit(ref: EventRef): Promise<AuditRecord[]> {
+    const rows = (await this.execute({ op: "audit", ref: plainRef(ref) })) as AuditRow[];
+    return rows.map((r) => ({
+      source: r.source,
+      eventId: r.event_id,
+      at: new Date(Number(r.at)),
+      actor: r.actor,
+      action: r.action,
+      reason: r.reason,
+      previousState: r.previous_state,
+      newState: r.new_state,
+    }));
+  }
+}
+
+function plainExpected(expected: Expected): Expected {
+  return { state: expected.state, attempts: expected.attempts };
 }
 
 /** Only the two fields of a reference, so a larger object (a whole entry) is not copied around. */

@@ -40,6 +40,11 @@ export interface NewLedgerEntry extends EventRef {
   readonly merchantId: string | null;
   readonly amount: number;
   readonly currencyCode: string;
+  /**
+   * The event as received (JSON-serialisable), kept so that a person settling it by hand can publish a
+   * complete outcome; optional for callers that have none.
+   */
+  readonly event?: unknown;
 }
 
 export interface LedgerEntry extends NewLedgerEntry {
@@ -54,6 +59,8 @@ export interface LedgerEntry extends NewLedgerEntry {
   /** The outcome event as published (JSON), kept for re-publication. */
   readonly outcome: unknown;
   readonly lastError: string | null;
+  /** Set while the event waits on the dead-letter destination for a person or a replay. */
+  readonly parked: { readonly code: ParkCode; readonly reason: string; readonly at: Date } | null;
 }
 
 export type BeginResult =
@@ -62,30 +69,113 @@ export type BeginResult =
   /** Same event id with other content, or the idempotency key already belongs to another event. */
   | { readonly kind: "conflict"; readonly entry: LedgerEntry; readonly reason: "content" | "key" };
 
+/**
+ * The row as the writer last saw it. A transition that names what it expects applies only while the
+ * row still stands there; otherwise it is refused and the writer gets the row as it is now. This is
+ * what keeps a stale writer (another instance sharing the ledger, a delivery that decided on an old
+ * read) from overwriting a newer answer.
+ */
+export interface Expected {
+  readonly state: LedgerState;
+  readonly attempts: number;
+}
+
+/** A transition either applied, or was refused because the row moved on (`entry` is the row now). */
+export type Transition =
+  | { readonly ok: true; readonly entry: LedgerEntry }
+  | { readonly ok: false; readonly entry: LedgerEntry; readonly reason: string };
+
 export interface SettleInput {
   readonly state: "succeeded" | "failed";
   readonly outcome: unknown;
   readonly refundId?: string | null;
+  /**
+   * Required for "failed": the refusal is stored only while the row is exactly as the decision saw it.
+   * A success needs no expectation: Dojo confirming a refund is true whatever the row says.
+   */
+  readonly expected?: Expected;
+  /** HTTP requests the last Dojo call made (the client's own resends included); default 1. */
+  readonly requests?: number;
+}
+
+export type SettleResult =
+  /** The outcome was stored. */
+  | { readonly kind: "settled"; readonly entry: LedgerEntry }
+  /** Already settled (by this or another writer): the stored outcome stands and is returned. */
+  | { readonly kind: "kept"; readonly entry: LedgerEntry }
+  /**
+   * A Dojo success replaced a stored failure: the earlier answer was wrong and needs a person's
+   * attention; `previous` is the failure outcome that had been stored (and maybe published).
+   */
+  | { readonly kind: "corrected"; readonly entry: LedgerEntry; readonly previous: unknown }
+  /** A failure was refused because the row moved on since the decision (`entry` is the row now). */
+  | { readonly kind: "stale"; readonly entry: LedgerEntry };
+
+/** Why an event was parked for a person; cleared when the event settles. */
+export type ParkCode =
+  | "retry_budget_exhausted"
+  | "needs_reconciliation"
+  | "internal_error"
+  | "unknown_merchant";
+
+/** Who settled an event by hand, and why; kept in the ledger's audit table. */
+export interface ManualSettlement {
+  readonly state: "succeeded" | "failed";
+  readonly outcome: unknown;
+  readonly refundId: string | null;
+  readonly actor: string;
+  readonly reason: string;
+}
+
+export interface AuditRecord extends EventRef {
+  readonly at: Date;
+  readonly actor: string;
+  readonly action: string;
+  readonly reason: string;
+  readonly previousState: LedgerState;
+  readonly newState: LedgerState;
 }
 
 export interface Ledger {
   /** Records the event unless it is known; tells which case applies. */
   begin(entry: NewLedgerEntry, now: Date): Promise<BeginResult>;
   /**
-   * Called right before each Dojo call: state submitting, attempts + 1. The method is recorded on the
-   * first submission; a later one with another method is refused, so a resumed event is never
-   * switched from a reversal to a refund.
+   * Called right before each Dojo call: state submitting, attempts + 1, only from an open state and
+   * only while the row is as `expected`. The method is recorded on the first submission; a later one
+   * with another method is refused, so a resumed event is never switched from a reversal to a refund.
    */
-  markSubmitting(ref: EventRef, method: RefundMethod, now: Date): Promise<LedgerEntry>;
-  /** The Dojo call ended without a definitive answer. */
-  markUnknown(ref: EventRef, error: string, now: Date): Promise<LedgerEntry>;
-  /** Stores the decided outcome. Refuses to overwrite a different settled outcome. */
-  settle(ref: EventRef, input: SettleInput, now: Date): Promise<LedgerEntry>;
+  markSubmitting(ref: EventRef, method: RefundMethod, expected: Expected, now: Date): Promise<Transition>;
+  /**
+   * The Dojo call ended without a definitive answer; `requests` (default 1) is how many HTTP requests
+   * it made, so attempts counts every request Dojo may have seen.
+   */
+  markUnknown(
+    ref: EventRef,
+    error: string,
+    expected: Expected,
+    now: Date,
+    requests?: number,
+  ): Promise<Transition>;
+  /**
+   * Stores the decided outcome. A failure needs the row as `expected` and an open state; a success
+   * applies from any open state and replaces a stored failure ("corrected"); an existing success is
+   * kept.
+   */
+  settle(ref: EventRef, input: SettleInput, now: Date): Promise<SettleResult>;
   markPublished(ref: EventRef, now: Date): Promise<LedgerEntry>;
+  /** Records that the event was parked on the dead-letter destination (open rows only). */
+  markParked(ref: EventRef, code: ParkCode, reason: string, now: Date): Promise<void>;
   get(ref: EventRef): Promise<LedgerEntry | undefined>;
+  /** Open events that were parked and still await a person, oldest first. */
+  listParked(limit: number): Promise<LedgerEntry[]>;
+  /** Settles an open event by hand and writes an audit record in the same transaction. */
+  settleByHand(ref: EventRef, input: ManualSettlement, now: Date): Promise<Transition>;
+  /** Audit records of one event, oldest first. */
+  audit(ref: EventRef): Promise<AuditRecord[]>;
   close(): Promise<void>;
 }
 
+/** A refused operation or a bug in the caller (unknown event, wrong method): never an outage. */
 export class LedgerError extends Error {
   override readonly name = "LedgerError";
 }

@@ -2,7 +2,7 @@
 // a factory that opens a fresh, empty ledger; the suite runs unchanged against each backend.
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Ledger, NewLedgerEntry } from "../../src/ledger/types.ts";
+import type { EventRef, Expected, Ledger, LedgerEntry, NewLedgerEntry } from "../../src/ledger/types.ts";
 
 export interface LedgerFactory {
   open(): Promise<Ledger>;
@@ -26,6 +26,19 @@ export function sampleEntry(overrides: Partial<NewLedgerEntry> = {}): NewLedgerE
     currencyCode: "GBP",
     ...overrides,
   };
+}
+
+/** A submission that must apply; returns the row after it. */
+async function submit(
+  ledger: Ledger,
+  ref: EventRef,
+  expected: Expected,
+  at: Date,
+  method: "refund" | "reversal" = "refund",
+): Promise<LedgerEntry> {
+  const result = await ledger.markSubmitting(ref, method, expected, at);
+  if (!result.ok) throw new Error(`submission refused: ${result.reason}`);
+  return result.entry;
 }
 
 export function describeLedgerContract(name: string, factory: LedgerFactory): void {
@@ -59,7 +72,7 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
       const ledger = await fresh();
       const entry = sampleEntry();
       await ledger.begin(entry, t0);
-      await ledger.markSubmitting(entry, "refund", later(1));
+      await submit(ledger, entry, { state: "received", attempts: 0 }, later(1));
       const again = await ledger.begin(entry, later(2));
       expect(again.kind).toBe("existing");
       expect(again.entry.state).toBe("submitting");
@@ -88,16 +101,43 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
       expect(await ledger.get(second)).toBeUndefined();
     });
 
-    it("counts every submission and keeps the last indeterminate error", async () => {
+    it("counts every request Dojo may have seen and keeps the last indeterminate error", async () => {
       const ledger = await fresh();
       const entry = sampleEntry();
       await ledger.begin(entry, t0);
-      await ledger.markSubmitting(entry, "refund", later(1));
-      const unknown = await ledger.markUnknown(entry, "timeout after sending", later(2));
-      expect(unknown).toMatchObject({ state: "unknown", attempts: 1, lastError: "timeout after sending" });
-      const retried = await ledger.markSubmitting(entry, "refund", later(3));
-      expect(retried).toMatchObject({ state: "submitting", attempts: 2 });
+      await submit(ledger, entry, { state: "received", attempts: 0 }, later(1));
+      // The client resent the request twice inside the call: three requests in all.
+      const unknown = await ledger.markUnknown(
+        entry,
+        "timeout after sending",
+        { state: "submitting", attempts: 1 },
+        later(2),
+        3,
+      );
+      expect(unknown).toMatchObject({
+        ok: true,
+        entry: { state: "unknown", attempts: 3, lastError: "timeout after sending" },
+      });
+      const retried = await submit(ledger, entry, { state: "unknown", attempts: 3 }, later(3));
+      expect(retried).toMatchObject({ state: "submitting", attempts: 4 });
       expect(retried.updatedAt.toISOString()).toBe(later(3).toISOString());
+    });
+
+    it("refuses a submission from a writer that saw an older row, and hands back the row as it is", async () => {
+      const ledger = await fresh();
+      const entry = sampleEntry();
+      await ledger.begin(entry, t0);
+      await submit(ledger, entry, { state: "received", attempts: 0 }, later(1));
+      const stale = await ledger.markSubmitting(
+        entry,
+        "refund",
+        { state: "received", attempts: 0 },
+        later(2),
+      );
+      expect(stale).toMatchObject({ ok: false, entry: { state: "submitting", attempts: 1 } });
+      const unknownStale = await ledger.markUnknown(entry, "x", { state: "received", attempts: 0 }, later(2));
+      expect(unknownStale).toMatchObject({ ok: false, entry: { state: "submitting", attempts: 1 } });
+      expect(await ledger.get(entry)).toMatchObject({ state: "submitting", attempts: 1, lastError: null });
     });
 
     it("stores the outcome and refund id when settled, then marks it published", async () => {
@@ -105,34 +145,131 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
       const entry = sampleEntry();
       const outcome = { id: "out-1", type: "refund.succeeded", data: { refundId: "rfnd_1", amount: 1250 } };
       await ledger.begin(entry, t0);
-      await ledger.markSubmitting(entry, "refund", later(1));
+      await submit(ledger, entry, { state: "received", attempts: 0 }, later(1));
       const settled = await ledger.settle(
         entry,
-        { state: "succeeded", outcome, refundId: "rfnd_1" },
+        { state: "succeeded", outcome, refundId: "rfnd_1", requests: 2 },
         later(2),
       );
-      expect(settled).toMatchObject({ state: "succeeded", refundId: "rfnd_1", outcome });
+      expect(settled).toMatchObject({
+        kind: "settled",
+        entry: { state: "succeeded", refundId: "rfnd_1", outcome, attempts: 2 },
+      });
       const published = await ledger.markPublished(entry, later(3));
       expect(published).toMatchObject({ state: "published", outcome, refundId: "rfnd_1" });
       expect(await ledger.markPublished(entry, later(4))).toMatchObject({ state: "published" });
     });
 
-    it("keeps the first stored outcome when a second one arrives", async () => {
+    it("stores a refusal only for the row the decision saw (a preflight refusal only on an untouched row)", async () => {
+      const ledger = await fresh();
+      const entry = sampleEntry();
+      await ledger.begin(entry, t0);
+      // Another writer submitted the event after this one read the row as received.
+      await submit(ledger, entry, { state: "received", attempts: 0 }, later(1));
+      const refused = await ledger.settle(
+        entry,
+        {
+          state: "failed",
+          outcome: { code: "amount_exceeds_refundable" },
+          expected: { state: "received", attempts: 0 },
+        },
+        later(2),
+      );
+      expect(refused).toMatchObject({
+        kind: "stale",
+        entry: { state: "submitting", attempts: 1, outcome: null },
+      });
+      const current = await ledger.settle(
+        entry,
+        {
+          state: "failed",
+          outcome: { code: "dojo_rejected" },
+          expected: { state: "submitting", attempts: 1 },
+        },
+        later(3),
+      );
+      expect(current).toMatchObject({
+        kind: "settled",
+        entry: { state: "failed", outcome: { code: "dojo_rejected" } },
+      });
+    });
+
+    it("refuses to store a refusal without naming the row it expects", async () => {
+      const ledger = await fresh();
+      const entry = sampleEntry();
+      await ledger.begin(entry, t0);
+      await expect(ledger.settle(entry, { state: "failed", outcome: {} }, later(1))).rejects.toThrow(
+        /expected/,
+      );
+    });
+
+    it("keeps a stored success when a refusal or a second success arrives", async () => {
       const ledger = await fresh();
       const entry = sampleEntry();
       await ledger.begin(entry, t0);
       await ledger.settle(entry, { state: "succeeded", outcome: { n: 1 }, refundId: "rfnd_1" }, later(1));
-      const second = await ledger.settle(entry, { state: "failed", outcome: { n: 2 } }, later(2));
-      expect(second).toMatchObject({ state: "succeeded", outcome: { n: 1 }, refundId: "rfnd_1" });
+      const failed = await ledger.settle(
+        entry,
+        { state: "failed", outcome: { n: 2 }, expected: { state: "received", attempts: 0 } },
+        later(2),
+      );
+      expect(failed).toMatchObject({
+        kind: "kept",
+        entry: { state: "succeeded", outcome: { n: 1 }, refundId: "rfnd_1" },
+      });
+      const again = await ledger.settle(
+        entry,
+        { state: "succeeded", outcome: { n: 3 }, refundId: "rfnd_1" },
+        later(3),
+      );
+      expect(again).toMatchObject({ kind: "kept", entry: { outcome: { n: 1 } } });
+    });
+
+    it("lets a Dojo success replace a stored failure, published or not, and says so", async () => {
+      const ledger = await fresh();
+      const entry = sampleEntry();
+      await ledger.begin(entry, t0);
+      await ledger.settle(
+        entry,
+        { state: "failed", outcome: { type: "refund.failed" }, expected: { state: "received", attempts: 0 } },
+        later(1),
+      );
+      await ledger.markPublished(entry, later(2));
+      const corrected = await ledger.settle(
+        entry,
+        { state: "succeeded", outcome: { type: "refund.succeeded" }, refundId: "rfnd_7" },
+        later(3),
+      );
+      expect(corrected).toMatchObject({
+        kind: "corrected",
+        previous: { type: "refund.failed" },
+        entry: { state: "succeeded", refundId: "rfnd_7", outcome: { type: "refund.succeeded" } },
+      });
+      expect(await ledger.get(entry)).toMatchObject({ state: "succeeded", refundId: "rfnd_7" });
     });
 
     it("refuses to submit again once an event is settled", async () => {
       const ledger = await fresh();
       const entry = sampleEntry();
       await ledger.begin(entry, t0);
-      await ledger.settle(entry, { state: "failed", outcome: { code: "payment_not_found" } }, later(1));
-      await expect(ledger.markSubmitting(entry, "refund", later(2))).rejects.toThrow(/state failed/);
-      await expect(ledger.markUnknown(entry, "x", later(2))).rejects.toThrow(/state failed/);
+      await ledger.settle(
+        entry,
+        {
+          state: "failed",
+          outcome: { code: "payment_not_found" },
+          expected: { state: "received", attempts: 0 },
+        },
+        later(1),
+      );
+      const settledRow = { state: "failed", attempts: 0 } as const;
+      expect(await ledger.markSubmitting(entry, "refund", settledRow, later(2))).toMatchObject({
+        ok: false,
+        reason: expect.stringMatching(/state failed/),
+      });
+      expect(await ledger.markUnknown(entry, "x", settledRow, later(2))).toMatchObject({
+        ok: false,
+        reason: expect.stringMatching(/state failed/),
+      });
     });
 
     it("records the method of the first submission and refuses to switch it", async () => {
@@ -140,11 +277,19 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
       const entry = sampleEntry();
       await ledger.begin(entry, t0);
       expect((await ledger.get(entry))?.method).toBeNull();
-      expect(await ledger.markSubmitting(entry, "reversal", later(1))).toMatchObject({ method: "reversal" });
-      await expect(ledger.markSubmitting(entry, "refund", later(2))).rejects.toThrow(
-        /already submitted as a reversal/,
-      );
-      expect(await ledger.markSubmitting(entry, "reversal", later(3))).toMatchObject({ attempts: 2 });
+      expect(
+        await submit(ledger, entry, { state: "received", attempts: 0 }, later(1), "reversal"),
+      ).toMatchObject({
+        method: "reversal",
+      });
+      await expect(
+        ledger.markSubmitting(entry, "refund", { state: "submitting", attempts: 1 }, later(2)),
+      ).rejects.toThrow(/already submitted as a reversal/);
+      expect(
+        await submit(ledger, entry, { state: "submitting", attempts: 1 }, later(3), "reversal"),
+      ).toMatchObject({
+        attempts: 2,
+      });
     });
 
     it("refuses to publish an event whose outcome is not decided", async () => {
@@ -156,8 +301,64 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
 
     it("fails clearly for an event it has never seen", async () => {
       const ledger = await fresh();
-      await expect(ledger.markSubmitting(sampleEntry(), "refund", t0)).rejects.toThrow(/no ledger entry/);
+      await expect(
+        ledger.markSubmitting(sampleEntry(), "refund", { state: "received", attempts: 0 }, t0),
+      ).rejects.toThrow(/no ledger entry/);
       expect(await ledger.get(sampleEntry())).toBeUndefined();
+    });
+
+    it("lists parked open events for a person and forgets the mark once the event settles", async () => {
+      const ledger = await fresh();
+      const parked = sampleEntry();
+      const other = sampleEntry();
+      await ledger.begin(parked, t0);
+      await ledger.begin(other, t0);
+      await submit(ledger, parked, { state: "received", attempts: 0 }, later(1));
+      await ledger.markParked(parked, "needs_reconciliation", "Dojo refused after a timeout", later(2));
+      const listed = await ledger.listParked(10);
+      expect(listed.map((e) => e.eventId)).toEqual([parked.eventId]);
+      expect(listed[0]?.parked).toMatchObject({
+        code: "needs_reconciliation",
+        reason: "Dojo refused after a timeout",
+      });
+      await ledger.settle(parked, { state: "succeeded", outcome: { ok: 1 }, refundId: "rfnd_p" }, later(3));
+      expect(await ledger.listParked(10)).toEqual([]);
+      expect((await ledger.get(parked))?.parked).toBeNull();
+    });
+
+    it("settles an open event by hand with an audit record, and refuses a settled one", async () => {
+      const ledger = await fresh();
+      const entry = sampleEntry();
+      await ledger.begin(entry, t0);
+      await submit(ledger, entry, { state: "received", attempts: 0 }, later(1));
+      const byHand = await ledger.settleByHand(
+        entry,
+        {
+          state: "succeeded",
+          outcome: { o: 1 },
+          refundId: "rfnd_hand",
+          actor: "ops@example",
+          reason: "seen in the Dojo dashboard",
+        },
+        later(2),
+      );
+      expect(byHand).toMatchObject({ ok: true, entry: { state: "succeeded", refundId: "rfnd_hand" } });
+      const again = await ledger.settleByHand(
+        entry,
+        { state: "failed", outcome: { o: 2 }, refundId: null, actor: "ops@example", reason: "oops" },
+        later(3),
+      );
+      expect(again).toMatchObject({ ok: false, entry: { state: "succeeded" } });
+      const audit = await ledger.audit(entry);
+      expect(audit).toHaveLength(1);
+      expect(audit[0]).toMatchObject({
+        actor: "ops@example",
+        action: "settle-as-succeeded",
+        reason: "seen in the Dojo dashboard",
+        previousState: "submitting",
+        newState: "succeeded",
+      });
+      expect(audit[0]?.at.toISOString()).toBe(later(2).toISOString());
     });
 
     it("keeps events from different sources with the same id apart", async () => {
@@ -175,7 +376,7 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
         const inFlight = sampleEntry();
         const done = sampleEntry();
         await ledger.begin(inFlight, t0);
-        await ledger.markSubmitting(inFlight, "refund", later(1));
+        await submit(ledger, inFlight, { state: "received", attempts: 0 }, later(1));
         await ledger.begin(done, t0);
         await ledger.settle(
           done,

@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { afterAll, describe, expect, it } from "vitest";
 import { openLedger, SqliteLedger, ThreadedSqliteLedger } from "../../../src/ledger/index.ts";
+import { LedgerUnavailableError } from "../../../src/ledger/sqlite-threaded.ts";
 import { describeLedgerContract, sampleEntry } from "../../support/ledger-contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "refund-relay-ledger-"));
@@ -53,6 +55,32 @@ describe("openLedger", () => {
     writeFileSync(notADirectory, "");
     await expect(ThreadedSqliteLedger.open({ path: join(notADirectory, "ledger.db") })).rejects.toThrow(
       /cannot open the ledger: E[A-Z]+/,
+    );
+  });
+
+  it("fails the operations a dead worker held as an outage, then starts a new worker on the same file", async () => {
+    const ledger = await ThreadedSqliteLedger.open({ path: nextFile() });
+    const entry = sampleEntry();
+    await ledger.begin(entry, new Date());
+    const worker = ledger.worker;
+    const held = ledger.get(entry);
+    await worker?.terminate();
+    await expect(held).rejects.toBeInstanceOf(LedgerUnavailableError);
+    // The next operation starts a new worker; the committed row is still there.
+    expect((await ledger.get(entry))?.state).toBe("received");
+    expect(ledger.worker).not.toBe(worker);
+    await ledger.close();
+  });
+
+  it("refuses a ledger whose schema is newer than this code knows", async () => {
+    const file = nextFile();
+    const first = new SqliteLedger({ path: file });
+    await first.close();
+    const db = new DatabaseSync(file);
+    db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(999, Date.now());
+    db.close();
+    expect(() => new SqliteLedger({ path: file })).toThrow(
+      /schema is version 999, newer than this refund-relay knows/,
     );
   });
 

@@ -1,6 +1,7 @@
 // Turns a Dojo client failure into the pipeline's decision: a definitive refund.failed with a stable
-// code, or a retry with the same idempotency key. The rule that protects money: anything that might
-// have created a refund is never reported as refund.failed.
+// code, a retry with the same idempotency key, or a fault of the relay's own configuration. The rules
+// that protect money: anything that might have created a refund is never reported as refund.failed,
+// and a rejected key says nothing about the refund, so it is never an answer either.
 import type { FailureCode } from "../../schemas/index.ts";
 import type { DojoError } from "../dojo/index.ts";
 
@@ -11,14 +12,21 @@ export type Decision =
       readonly message: string;
       readonly error?: DojoError;
     }
-  | { readonly kind: "retry"; readonly error: DojoError };
+  | { readonly kind: "retry"; readonly error: DojoError }
+  /** Dojo rejected our credentials (401/403): pause and try again; nothing is answered. */
+  | { readonly kind: "credentials"; readonly error: DojoError }
+  /** No Dojo key for the event's merchant: parked for a person, never answered as failed. */
+  | { readonly kind: "no_account"; readonly error: DojoError };
 
 const DEFINITIVE_CODES: Partial<Record<DojoError["code"], FailureCode>> = {
-  unauthorized: "unauthorized",
-  forbidden: "forbidden",
   not_found: "payment_not_found",
-  unknown_merchant: "unknown_merchant",
 };
+
+function configurationFault(error: DojoError): Decision | undefined {
+  if (error.code === "unauthorized" || error.code === "forbidden") return { kind: "credentials", error };
+  if (error.code === "unknown_merchant") return { kind: "no_account", error };
+  return undefined;
+}
 
 /**
  * Classifies the answer to a refund (or reversal) request. Every 409 on a refund is retried and, if
@@ -29,6 +37,8 @@ const DEFINITIVE_CODES: Partial<Record<DojoError["code"], FailureCode>> = {
  * forbids it.
  */
 export function classifyWriteError(error: DojoError, method: "refund" | "reversal"): Decision {
+  const fault = configurationFault(error);
+  if (fault !== undefined) return fault;
   if (error.kind !== "definitive") return { kind: "retry", error };
   if (method === "refund" && (error.code === "conflict" || error.code === "idempotency_mismatch")) {
     return { kind: "retry", error };
@@ -47,6 +57,8 @@ export function classifyWriteError(error: DojoError, method: "refund" | "reversa
 
 /** Classifies a failed read of the payment intent during preflight. */
 export function classifyReadError(error: DojoError): Decision {
+  const fault = configurationFault(error);
+  if (fault !== undefined) return fault;
   if (error.kind !== "definitive") return { kind: "retry", error };
   const code = DEFINITIVE_CODES[error.code] ?? "dojo_rejected";
   return { kind: "fail", code, message: `reading the payment intent failed: ${error.message}`, error };

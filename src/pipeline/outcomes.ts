@@ -13,8 +13,9 @@ export interface OutcomeContext {
   /** Our CloudEvents source for outcome events. */
   readonly source: string;
   readonly event: ReturnApprovedEvent;
-  readonly idempotencyKey: string;
-  readonly method: "refund" | "reversal";
+  /** Only when Dojo was called: the key and method it saw. */
+  readonly idempotencyKey?: string;
+  readonly method?: "refund" | "reversal";
   readonly attempts: number;
   readonly processedAt: Date;
 }
@@ -28,8 +29,8 @@ function common(ctx: OutcomeContext) {
     orderId: data.orderId,
     paymentIntentId: data.paymentIntentId,
     amount: data.amount,
-    idempotencyKey: ctx.idempotencyKey,
-    method: ctx.method,
+    ...(ctx.idempotencyKey === undefined ? {} : { idempotencyKey: ctx.idempotencyKey }),
+    ...(ctx.method === undefined ? {} : { method: ctx.method }),
     attempts: ctx.attempts,
     processedAt: ctx.processedAt,
     ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
@@ -38,7 +39,15 @@ function common(ctx: OutcomeContext) {
 }
 
 export function succeededOutcome(ctx: OutcomeContext, refundId: string): OutcomeEvent {
-  return buildRefundSucceeded({ ...common(ctx), refundId });
+  if (ctx.idempotencyKey === undefined || ctx.method === undefined) {
+    throw new Error("a refund.succeeded needs the idempotency key and method Dojo saw");
+  }
+  return buildRefundSucceeded({
+    ...common(ctx),
+    idempotencyKey: ctx.idempotencyKey,
+    method: ctx.method,
+    refundId,
+  });
 }
 
 export function failedOutcome(

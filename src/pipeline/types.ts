@@ -11,7 +11,8 @@ export interface DeadLetterReason {
     | "retry_budget_exhausted"
     | "needs_reconciliation"
     | "idempotency_conflict"
-    | "internal_error";
+    | "internal_error"
+    | "unknown_merchant";
   readonly message: string;
   /** Dojo calls made for the event so far (0 when it never reached Dojo). */
   readonly attempts: number;

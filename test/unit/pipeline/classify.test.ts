@@ -5,11 +5,16 @@ import { classifyReadError, classifyWriteError } from "../../../src/pipeline/cla
 
 const ALL_CODES = Object.keys(DOJO_ERROR_CATALOGUE) as DojoErrorCode[];
 
-/** The expected decision per catalogue code: "retry" or the refund.failed code. */
-const REFUND_EXPECTED: Record<DojoErrorCode, "retry" | FailureCode> = {
+/**
+ * The expected decision per catalogue code: "retry", "credentials" (a fault of the relay's own key:
+ * pause and retry, never an answer), "no_account" (parked for a person) or the refund.failed code.
+ */
+type Expected = "retry" | "credentials" | "no_account" | FailureCode;
+
+const REFUND_EXPECTED: Record<DojoErrorCode, Expected> = {
   bad_request: "dojo_rejected",
-  unauthorized: "unauthorized",
-  forbidden: "forbidden",
+  unauthorized: "credentials",
+  forbidden: "credentials",
   not_found: "payment_not_found",
   method_not_allowed: "dojo_rejected",
   conflict: "retry",
@@ -22,27 +27,27 @@ const REFUND_EXPECTED: Record<DojoErrorCode, "retry" | FailureCode> = {
   timeout: "retry",
   connection_reset: "retry",
   connect_failed: "retry",
-  unknown_merchant: "unknown_merchant",
+  unknown_merchant: "no_account",
   invalid_request: "dojo_rejected",
   aborted: "retry",
   unexpected_response: "retry",
 };
 
-const REVERSAL_EXPECTED: Record<DojoErrorCode, "retry" | FailureCode> = {
+const REVERSAL_EXPECTED: Record<DojoErrorCode, Expected> = {
   ...REFUND_EXPECTED,
   conflict: "payment_not_refundable",
   // Reversals carry no idempotency key; should Dojo still claim a key conflict, it is a plain refusal.
   idempotency_mismatch: "dojo_rejected",
 };
 
-const READ_EXPECTED: Record<DojoErrorCode, "retry" | FailureCode> = {
+const READ_EXPECTED: Record<DojoErrorCode, Expected> = {
   ...REFUND_EXPECTED,
   conflict: "dojo_rejected",
   idempotency_mismatch: "dojo_rejected",
 };
 
-function summary(decision: ReturnType<typeof classifyWriteError>): "retry" | FailureCode {
-  return decision.kind === "retry" ? "retry" : decision.code;
+function summary(decision: ReturnType<typeof classifyWriteError>): Expected {
+  return decision.kind === "fail" ? decision.code : decision.kind;
 }
 
 describe("classifyWriteError", () => {
@@ -81,6 +86,28 @@ describe("classifyWriteError", () => {
     expect(classifyWriteError(error, "refund")).toEqual({ kind: "retry", error });
   });
 
+  it.each([
+    ["unauthorized", 401],
+    ["forbidden", 403],
+  ] as const)(
+    "never answers a %s (HTTP %i) on a refund or reversal: it is a fault of the relay's key",
+    (code, status) => {
+      const error = dojoError(code, `Dojo answered HTTP ${status}`, { status });
+      for (const method of ["refund", "reversal"] as const) {
+        expect(classifyWriteError(error, method)).toEqual({ kind: "credentials", error });
+      }
+      expect(classifyReadError(error)).toEqual({ kind: "credentials", error });
+    },
+  );
+
+  it("parks an event whose merchant has no Dojo key instead of answering it", () => {
+    const error = dojoError("unknown_merchant", "no Dojo API key for merchant m-9");
+    for (const method of ["refund", "reversal"] as const) {
+      expect(classifyWriteError(error, method)).toEqual({ kind: "no_account", error });
+    }
+    expect(classifyReadError(error)).toEqual({ kind: "no_account", error });
+  });
+
   it("fails a 409 conflict on a reversal as payment_not_refundable", () => {
     const error = dojoError("conflict", "Dojo answered HTTP 409", { status: 409 });
     const decision = classifyWriteError(error, "reversal");
@@ -109,7 +136,7 @@ describe("classifyReadError", () => {
   it.each(ALL_CODES)("maps %s while reading the payment intent to the expected decision", (code) => {
     const error = dojoError(code, `said ${code}`);
     const decision = classifyReadError(error);
-    expect(decision.kind === "retry" ? "retry" : decision.code).toBe(READ_EXPECTED[code]);
+    expect(summary(decision)).toBe(READ_EXPECTED[code]);
     if (DOJO_ERROR_CATALOGUE[code].kind !== "definitive") expect(decision).toEqual({ kind: "retry", error });
   });
 

@@ -9,11 +9,15 @@ import {
   event,
   FakeDojo,
   FakeSink,
+  FlakyLedger,
   fail,
+  gateLog,
+  keyOf,
   message,
   ok,
   type ReturnApprovedEvent,
   SETTINGS,
+  until,
 } from "./fakes.ts";
 
 let ledger: SqliteLedger;
@@ -38,29 +42,6 @@ function pipeline(
     { ...SETTINGS, ...overrides },
     { ledger, dojo, sink, logger: silentLogger, random: () => 0, ...extra },
   );
-}
-
-/** The real ledger, except that its first `failures` begin() calls fail like an unavailable disk. */
-function failingBegins(inner: Ledger, failures: number): Ledger & { beginCalls: number } {
-  let left = failures;
-  const wrapper = {
-    beginCalls: 0,
-    begin: (...args: Parameters<Ledger["begin"]>) => {
-      wrapper.beginCalls += 1;
-      if (left > 0) {
-        left -= 1;
-        return Promise.reject(new Error("disk I/O error"));
-      }
-      return inner.begin(...args);
-    },
-    markSubmitting: (...args: Parameters<Ledger["markSubmitting"]>) => inner.markSubmitting(...args),
-    markUnknown: (...args: Parameters<Ledger["markUnknown"]>) => inner.markUnknown(...args),
-    settle: (...args: Parameters<Ledger["settle"]>) => inner.settle(...args),
-    markPublished: (...args: Parameters<Ledger["markPublished"]>) => inner.markPublished(...args),
-    get: (...args: Parameters<Ledger["get"]>) => inner.get(...args),
-    close: () => inner.close(),
-  };
-  return wrapper;
 }
 
 function published(result: MessageResult): OutcomeEvent {
@@ -216,9 +197,13 @@ describe("RefundPipeline: retries without paying twice", () => {
     expect(sink.published).toEqual([]);
   });
 
-  it("parks a refusal that follows an unanswered attempt instead of reporting refund.failed", async () => {
+  it("parks a refusal that follows an unanswered attempt when the intent's refunds could include ours", async () => {
     const answers = [fail<never>("timeout"), fail<never>("unprocessable", "amount exceeds refundable", 422)];
     dojo.onRefund = () => answers.shift() ?? ok({ refundId: "rf_never", raw: {} });
+    // Preflight sees nothing refunded; after the refusal the intent shows 50 refunded: maybe ours.
+    let reads = 0;
+    dojo.onIntent = (input) =>
+      ok({ ...capturedIntent(input.paymentIntentId, 1_000), refundedAmount: ++reads === 1 ? 0 : 50 });
     const e = event({ paymentIntentId: "pi_ambiguous", amount: 50 });
     const result = await pipeline().process(message(e));
     expect(result).toMatchObject({
@@ -230,13 +215,18 @@ describe("RefundPipeline: retries without paying twice", () => {
     expect((await ledger.get(ref(e)))?.outcome).toBeNull();
   });
 
-  it("still reports a refusal that holds whatever the earlier attempt did (401 after a timeout)", async () => {
+  it("never answers a 401 after a timeout: it waits for the key, then settles with the same key", async () => {
     const answers = [fail<never>("timeout"), fail<never>("unauthorized", "bad key", 401)];
-    dojo.onRefund = () => answers.shift() ?? ok({ refundId: "rf_never", raw: {} });
-    const outcome = published(
-      await pipeline().process(message(event({ paymentIntentId: "pi_401", amount: 5 }))),
-    );
-    expect(outcome.data).toMatchObject({ code: "unauthorized", attempts: 2 });
+    dojo.onRefund = () => answers.shift() ?? ok({ refundId: "rf_later", raw: {} });
+    const p = pipeline();
+    const pauses = gateLog(p.gate);
+    const e = event({ paymentIntentId: "pi_401", amount: 5 });
+    const outcome = published(await p.process(message(e)));
+    expect(outcome.type).toBe("refund.succeeded");
+    expect(outcome.data).toMatchObject({ refundId: "rf_later", attempts: 3 });
+    expect(sink.published).toEqual([outcome]);
+    expect(pauses).toEqual([true, false]);
+    expect(new Set(dojo.refunds().map((r) => r.idempotencyKey))).toEqual(new Set([keyOf(e)]));
   });
 
   it("reports a refusal of the very first attempt as refund.failed", async () => {
@@ -247,7 +237,7 @@ describe("RefundPipeline: retries without paying twice", () => {
     expect(outcome.data).toMatchObject({ code: "dojo_rejected", attempts: 1 });
   });
 
-  it("resumes an event that already reached Dojo with the stored key and without preflight", async () => {
+  it("resumes an event that already reached Dojo with the stored key, after preflight", async () => {
     dojo.onRefund = () => fail("timeout");
     const e = event({ paymentIntentId: "pi_resume", amount: 400 });
     const first = await pipeline().process(message(e));
@@ -257,11 +247,11 @@ describe("RefundPipeline: retries without paying twice", () => {
 
     // Second delivery, by a relay whose key namespace has since been changed: the stored key still wins.
     dojo.calls.length = 0;
-    dojo.onIntent = () => fail("not_found");
     dojo.onRefund = () => ok({ refundId: "rf_resumed", raw: {} });
     const outcome = published(await pipeline({ idempotencyNamespace: "other" }).process(message(e)));
 
-    expect(dojo.ops()).toEqual(["createRefund"]);
+    // Preflight runs once per delivery, resumed rows of method refund included.
+    expect(dojo.ops()).toEqual(["getPaymentIntent", "createRefund"]);
     expect(dojo.refunds()[0]?.idempotencyKey).toBe(storedKey);
     expect(outcome.type).toBe("refund.succeeded");
     expect(outcome.data).toMatchObject({ refundId: "rf_resumed", attempts: 4, idempotencyKey: storedKey });
@@ -315,12 +305,24 @@ describe("RefundPipeline: preflight", () => {
   });
 
   it("reports an amount above the refundable amount without refunding", async () => {
-    dojo.onIntent = (input) => ok({ ...capturedIntent(input.paymentIntentId, 1_000), refundedAmount: 900 });
+    // 950 left, 50 refunded: no refund of 951 can be among the intent's refunds.
+    dojo.onIntent = (input) => ok({ ...capturedIntent(input.paymentIntentId, 1_000), refundedAmount: 50 });
     const outcome = published(
-      await pipeline().process(message(event({ paymentIntentId: "pi_big", amount: 101 }))),
+      await pipeline().process(message(event({ paymentIntentId: "pi_big", amount: 951 }))),
     );
     expect(failureCode(outcome)).toBe("amount_exceeds_refundable");
+    expect(outcome.data).toMatchObject({ attempts: 0 });
     expect(dojo.ops()).toEqual(["getPaymentIntent"]);
+  });
+
+  it("sends an amount above what remains with its key when the refunded total could include it", async () => {
+    // 100 left, 900 refunded: an earlier attempt of this event may have made a refund of 101.
+    dojo.onIntent = (input) => ok({ ...capturedIntent(input.paymentIntentId, 1_000), refundedAmount: 900 });
+    const e = event({ paymentIntentId: "pi_big2", amount: 101 });
+    const outcome = published(await pipeline().process(message(e)));
+    expect(dojo.ops()).toEqual(["getPaymentIntent", "createRefund"]);
+    expect(dojo.refunds()[0]?.idempotencyKey).toBe(keyOf(e));
+    expect(outcome.type).toBe("refund.succeeded");
   });
 
   it("skips the payment intent read when preflight is off", async () => {
@@ -351,7 +353,7 @@ describe("RefundPipeline: preflight", () => {
     expect(dojo.ops()).toEqual(["getPaymentIntent"]);
   });
 
-  it("re-reads the intent before repeating a reversal and takes Reversed as success", async () => {
+  it("never repeats a reversal that went unanswered: parks it with the intent before and after", async () => {
     let reads = 0;
     dojo.onIntent = (input) => {
       reads += 1;
@@ -359,13 +361,20 @@ describe("RefundPipeline: preflight", () => {
       return ok({ ...capturedIntent(input.paymentIntentId, 800), status });
     };
     dojo.onReversal = () => fail("timeout");
-    const outcome = published(
-      await pipeline({ reverseWhenAuthorized: true }).process(
-        message(event({ paymentIntentId: "pi_rv", amount: 800 })),
-      ),
-    );
+    const e = event({ paymentIntentId: "pi_rv", amount: 800 });
+    const result = await pipeline({ reverseWhenAuthorized: true }).process(message(e));
+    expect(result).toMatchObject({
+      status: "dead-lettered",
+      reason: { code: "needs_reconciliation", attempts: 1 },
+    });
+    if (result.status === "dead-lettered") {
+      expect(result.reason.message).toContain("intent before: Authorized, captured 0, refunded 0 GBP");
+      expect(result.reason.message).toContain("now: Reversed");
+    }
+    // The read after the timeout is evidence for a person, not a decision: no second reversal.
     expect(dojo.ops()).toEqual(["getPaymentIntent", "createReversal", "getPaymentIntent"]);
-    expect(outcome.data).toMatchObject({ method: "reversal", attempts: 2 });
+    expect(sink.published).toEqual([]);
+    expect(await ledger.get(ref(e))).toMatchObject({ method: "reversal", state: "unknown", attempts: 1 });
   });
 });
 
@@ -482,27 +491,50 @@ describe("RefundPipeline: shutdown, fencing and publishing", () => {
 });
 
 describe("RefundPipeline: unexpected failures", () => {
-  it("retries a failing ledger write and then settles the event normally", async () => {
-    const flaky = failingBegins(ledger, 2);
-    const result = await pipeline({}, { ledger: flaky }).process(
-      message(event({ paymentIntentId: "pi_io", amount: 5 })),
-    );
+  it("waits out a failing ledger write, pausing intake, and then settles the event normally", async () => {
+    const flaky = new FlakyLedger(ledger);
+    flaky.failNext.set("begin", 2);
+    const p = pipeline({}, { ledger: flaky });
+    const pauses = gateLog(p.gate);
+    const result = await p.process(message(event({ paymentIntentId: "pi_io", amount: 5 })));
     expect(published(result).type).toBe("refund.succeeded");
-    expect(flaky.beginCalls).toBe(3);
+    expect(flaky.failed.get("begin")).toBe(2);
+    expect(pauses).toEqual([true, false]);
     expect(dojo.refunds()).toHaveLength(1);
   });
 
-  it("dead-letters as internal_error when the ledger keeps failing, without calling Dojo", async () => {
-    const flaky = failingBegins(ledger, 1_000);
+  it("never dead-letters an event for a ledger that keeps failing: it waits until the consumer stops", async () => {
+    const flaky = new FlakyLedger(ledger);
+    flaky.down = true;
+    const stop = new AbortController();
     const e = event({ paymentIntentId: "pi_io2", amount: 5 });
-    const result = await pipeline({}, { ledger: flaky }).process(message(e));
+    const p = pipeline({}, { ledger: flaky });
+    const pending = p.process(message(e), { stop: stop.signal });
+    // Far beyond the budget of 3 tries.
+    await until(() => flaky.failures >= 10, "the ledger failed 10 times");
+    expect(p.gate.paused).toBe(true);
+    expect(p.gate.active.map((f) => f.kind)).toEqual(["ledger"]);
+    stop.abort();
+    expect(await pending).toMatchObject({ status: "abandoned" });
+    expect(dojo.calls).toEqual([]);
+    expect(sink.published).toEqual([]);
+    expect(sink.deadLetters).toEqual([]);
+  });
+
+  it("still dead-letters as internal_error after the budget when the failure is not the ledger's (a bug)", async () => {
+    dojo.onIntent = () => {
+      throw new Error("a bug in the client");
+    };
+    const e = event({ paymentIntentId: "pi_bug", amount: 5 });
+    const p = pipeline();
+    const result = await p.process(message(e));
     expect(result).toMatchObject({
       status: "dead-lettered",
       reason: { code: "internal_error", attempts: 3, eventId: e.id, source: e.source },
     });
-    if (result.status === "dead-lettered") expect(result.reason.message).toContain("disk I/O error");
-    expect(flaky.beginCalls).toBe(3);
-    expect(dojo.calls).toEqual([]);
+    if (result.status === "dead-lettered") expect(result.reason.message).toContain("a bug in the client");
+    expect(dojo.ops()).toEqual(["getPaymentIntent", "getPaymentIntent", "getPaymentIntent"]);
+    expect(p.gate.paused).toBe(false);
     expect(sink.published).toEqual([]);
   });
 
@@ -536,17 +568,10 @@ describe("RefundPipeline: the published mark", () => {
 
   it("does not hold up or repeat the message when the mark fails, even synchronously", async () => {
     for (const failure of ["rejects", "throws"] as const) {
-      const broken: Ledger = {
-        begin: (...args) => ledger.begin(...args),
-        markSubmitting: (...args) => ledger.markSubmitting(...args),
-        markUnknown: (...args) => ledger.markUnknown(...args),
-        settle: (...args) => ledger.settle(...args),
-        markPublished: () => {
-          if (failure === "throws") throw new Error("ledger unavailable");
-          return Promise.reject(new Error("ledger unavailable"));
-        },
-        get: (...args) => ledger.get(...args),
-        close: () => Promise.resolve(),
+      const broken = new FlakyLedger(ledger);
+      broken.markPublished = () => {
+        if (failure === "throws") throw new Error("ledger unavailable");
+        return Promise.reject(new Error("ledger unavailable"));
       };
       const e = event({ paymentIntentId: `pi_mark_${failure}`, amount: 5 });
       const before = sink.published.length;

@@ -18,6 +18,7 @@ import {
   FakeDojo,
   FakeSink,
   fail,
+  keyOf,
   message,
   ok,
   type ReturnApprovedEvent,
@@ -142,9 +143,11 @@ describe("RefundPipeline: preflight remembers the intent within a burst", () => 
     expect(sink.published.map((o) => o.data.sourceEvent.id)).toEqual(events.map((e) => e.id));
   });
 
-  it("counts its own confirmed refunds and refuses the one that no longer fits on a fresh read", async () => {
+  it("counts its own confirmed refunds and refuses, on a fresh read, the one that no longer fits", async () => {
+    // 1000 captured; 200 and 200 are refunded; the third asks 700 with 600 left, and the refunded
+    // total (400) is below 700, so no refund of its own can be in it: preflight may refuse it.
     const at = new IntentAtDojo(capturedIntent(PI, 1_000));
-    const results = await burst(pipeline(), amounts(400, 400, 400));
+    const results = await burst(pipeline(), amounts(200, 200, 700));
 
     expect(results.slice(0, 2).map((r) => published(r).type)).toEqual([
       "refund.succeeded",
@@ -153,16 +156,46 @@ describe("RefundPipeline: preflight remembers the intent within a burst", () => 
     const third = published(results[2]);
     expect(third.type).toBe("refund.failed");
     expect(third.data).toMatchObject({ code: "amount_exceeds_refundable", attempts: 0 });
+    expect(third.data).not.toHaveProperty("idempotencyKey");
     // Without our own refunds in the remembered intent, the third would have gone to Dojo (and been
-    // refused there as dojo_rejected); without the fresh read, no second read before its answer.
+    // refused there); without the fresh read, no second read before its answer.
     expect(count("createRefund")).toBe(2);
     expect(count("getPaymentIntent")).toBe(2);
+    expect(timeline).toEqual([
+      "read default",
+      "refund 200 -> ok",
+      "publish refund.succeeded",
+      "refund 200 -> ok",
+      "publish refund.succeeded",
+      "read default",
+      "publish refund.failed amount_exceeds_refundable",
+    ]);
+    expect(at.intent.refundedAmount).toBe(400);
+  });
+
+  it("sends, with its key, an event whose amount the remembered refunded total could hold", async () => {
+    // 400, 400, 400 on 1000: the third has 200 left, but the refunded total (800) could include a
+    // refund of its own, so Dojo answers it; Dojo refuses, and the fresh read names the reason.
+    const at = new IntentAtDojo(capturedIntent(PI, 1_000));
+    const events = amounts(400, 400, 400);
+    const results = await burst(pipeline(), events);
+
+    const third = published(results[2]);
+    expect(third.data).toMatchObject({
+      code: "amount_exceeds_refundable",
+      message:
+        "amount 400 exceeds the refundable 200 (captured 1000, refunded 800) (read again after Dojo refused the refund)",
+      attempts: 1,
+      method: "refund",
+      idempotencyKey: keyOf(events[2] as ReturnApprovedEvent),
+    });
     expect(timeline).toEqual([
       "read default",
       "refund 400 -> ok",
       "publish refund.succeeded",
       "refund 400 -> ok",
       "publish refund.succeeded",
+      "refund 400 -> unprocessable",
       "read default",
       "publish refund.failed amount_exceeds_refundable",
     ]);
@@ -182,19 +215,20 @@ describe("RefundPipeline: preflight remembers the intent within a burst", () => 
       if (dojo.refunds().length === 1) at.capture(1_000);
       return answer;
     };
-    const results = await burst(pipeline(), amounts(600, 600));
+    const results = await burst(pipeline(), amounts(300, 800));
 
-    // Remembered: captured 1000, refunded 600, so 600 more would be refused; Dojo's intent allows it.
+    // Remembered: captured 1000, refunded 300, so 800 more would be refused (and 300 < 800, so no
+    // refund of its own can be in it); Dojo's intent allows it.
     expect(results.map((r) => published(r).type)).toEqual(["refund.succeeded", "refund.succeeded"]);
     expect(timeline).toEqual([
       "read default",
-      "refund 600 -> ok",
+      "refund 300 -> ok",
       "publish refund.succeeded",
       "read default",
-      "refund 600 -> ok",
+      "refund 800 -> ok",
       "publish refund.succeeded",
     ]);
-    expect(at.intent.refundedAmount).toBe(1_200);
+    expect(at.intent.refundedAmount).toBe(1_100);
   });
 });
 
@@ -209,10 +243,12 @@ describe("RefundPipeline: preflight forgets the intent after a refund that did n
       "refund.succeeded",
       "refund.succeeded",
     ]);
-    // The second event reads again; the third uses that read plus the second's refund.
+    // The refusal is explained on a fresh read; the second event reads again (a read after a refusal
+    // is not remembered); the third uses that read plus the second's refund.
     expect(timeline).toEqual([
       "read default",
       "refund 100 -> unprocessable",
+      "read default",
       "publish refund.failed dojo_rejected",
       "read default",
       "refund 100 -> ok",
@@ -363,7 +399,7 @@ describe("RefundPipeline: preflight remembers per merchant", () => {
 });
 
 describe("RefundPipeline: preflight off", () => {
-  it("reads nothing for a burst or a later event, and Dojo alone refuses what does not fit", async () => {
+  it("reads nothing before refunding; only a refusal of Dojo's is explained with a read", async () => {
     new IntentAtDojo(capturedIntent(PI, 1_000));
     const p = pipeline({ preflight: false });
     const [later] = amounts(100);
@@ -373,12 +409,17 @@ describe("RefundPipeline: preflight off", () => {
     expect(results.map((r) => failureCode(published(r)) ?? published(r).type)).toEqual([
       "refund.succeeded",
       "refund.succeeded",
-      "dojo_rejected",
+      "amount_exceeds_refundable",
     ]);
     expect(published(await p.process(message(later))).type).toBe("refund.succeeded");
 
-    expect(count("getPaymentIntent")).toBe(0);
-    expect(dojo.ops()).toEqual(["createRefund", "createRefund", "createRefund", "createRefund"]);
+    expect(dojo.ops()).toEqual([
+      "createRefund",
+      "createRefund",
+      "createRefund",
+      "getPaymentIntent",
+      "createRefund",
+    ]);
   });
 });
 

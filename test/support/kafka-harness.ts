@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Consumer, Kafka, logLevel, type Producer } from "kafkajs";
-import { type RunningRelay, startRelay } from "../../src/cli/relay-app.ts";
+import { type RelayHooks, type RunningRelay, startRelay } from "../../src/cli/relay-app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger, silentLogger } from "../../src/logger.ts";
 import {
@@ -134,10 +134,10 @@ export class KafkaHarness {
     };
   }
 
-  async startRelay(overrides: Record<string, string> = {}): Promise<RunningRelay> {
+  async startRelay(overrides: Record<string, string> = {}, hooks: RelayHooks = {}): Promise<RunningRelay> {
     const config = loadConfig(this.env(overrides));
     const logger = process.env.RELAY_TEST_LOGS === "1" ? createLogger({ level: "debug" }) : silentLogger;
-    const running = await startRelay(config, logger);
+    const running = await startRelay(config, logger, hooks);
     this.#relays.push(running);
     return running;
   }
@@ -163,6 +163,41 @@ export class KafkaHarness {
     }>,
   ) {
     await this.#producer.send({ topic: this.topics.input, messages: records.map((r) => ({ ...r })) });
+  }
+
+  /**
+   * Deletes the input topic and creates it again (after `missingForMs`), empty, with the same
+   * partitions. The harness's producer is replaced: an idempotent producer's sequence numbers belong
+   * to the deleted partitions.
+   */
+  async recreateInputTopic({ missingForMs = 0, timeoutMs = 30_000 } = {}): Promise<void> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopics({ topics: [this.topics.input], timeout: timeoutMs });
+      if (missingForMs > 0) await new Promise((resolve) => setTimeout(resolve, missingForMs));
+      // Deletion finishes in the background; a topic of that name cannot be created before.
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const exists = (await admin.listTopics()).includes(this.topics.input);
+        if (!exists) {
+          try {
+            await createTopicsAndWait(admin, [{ topic: this.topics.input, numPartitions: this.#partitions }]);
+            break;
+          } catch (error) {
+            if (Date.now() > deadline) throw error;
+          }
+        } else if (Date.now() > deadline) {
+          throw new Error(`topic ${this.topics.input} still exists ${timeoutMs} ms after its deletion`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    await this.#producer.disconnect();
+    this.#producer = this.#kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await this.#producer.connect();
   }
 
   outcomes(type?: "refund.succeeded" | "refund.failed"): CollectedRecord[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PartitionOffsets } from "../../../consumers/kafka/offset-tracker.ts";
+import { GROUP_OFFSET_GRACE_MS, PartitionOffsets } from "../../../consumers/kafka/offset-tracker.ts";
 
 function tracked(...offsets: number[]): PartitionOffsets {
   const p = new PartitionOffsets();
@@ -153,5 +153,167 @@ describe("PartitionOffsets", () => {
     expect(p.inFlight).toBe(3_000);
     p.settle(slow);
     expect(p.takeCommit()).toBe((offsets.at(-1) as number) + 1);
+  });
+});
+
+describe("PartitionOffsets: offsets that go backwards", () => {
+  it("reports the highest offset seen and the oldest one still pending", () => {
+    const p = new PartitionOffsets();
+    expect(p.highestSeen).toBe(-1);
+    expect(p.lowestPending).toBeUndefined();
+    for (const o of [4, 5, 6]) p.add(o);
+    expect(p.highestSeen).toBe(6);
+    expect(p.lowestPending).toBe(4);
+    p.settle(4);
+    p.settle(6);
+    expect(p.lowestPending).toBe(5);
+    p.settle(5);
+    expect(p.lowestPending).toBeUndefined();
+    expect(p.highestSeen).toBe(6);
+  });
+
+  it("accepts any first batch, then batches that continue where reading stopped, gaps included", () => {
+    const p = new PartitionOffsets();
+    expect(p.checkBatch(40, 50)).toBeUndefined();
+    for (const o of [40, 41, 42]) p.add(o);
+    expect(p.checkBatch(43, 50)).toBeUndefined();
+    expect(p.checkBatch(47, 50)).toBeUndefined();
+  });
+
+  it("reports a batch that starts below the position reading had reached (a log that started over)", () => {
+    const p = tracked(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    expect(p.checkBatch(0, 40)).toEqual({ kind: "batch_before_position", known: 10, reported: 0 });
+    expect(p.checkBatch(9, 40)).toEqual({ kind: "batch_before_position", known: 10, reported: 9 });
+  });
+
+  it("reports a high watermark at or below what was read", () => {
+    const p = tracked(0, 1, 2, 3, 4);
+    expect(p.checkBatch(5, 6)).toBeUndefined();
+    expect(p.checkBatch(5, 4)).toEqual({ kind: "end_below_position", known: 5, reported: 4 });
+    expect(p.checkEnd(3)).toEqual({ kind: "end_below_position", known: 5, reported: 3 });
+    expect(p.checkEnd(5)).toBeUndefined();
+    // With the position as it was when the end offset was asked for.
+    expect(p.checkEnd(3, 2)).toBeUndefined();
+    expect(new PartitionOffsets().checkEnd(0)).toBeUndefined();
+  });
+
+  it("reports a log that now starts above an offset still in progress", () => {
+    const p = tracked(10, 11, 12);
+    p.settle(10);
+    expect(p.checkStart(11)).toBeUndefined();
+    expect(p.checkStart(12)).toEqual({ kind: "start_above_pending", known: 11, reported: 12 });
+    p.settle(11);
+    p.settle(12);
+    expect(p.checkStart(500)).toBeUndefined();
+  });
+
+  it("after a reassignment, accepts a re-fetch from the committed offset and skips what it saw", () => {
+    const p = tracked(0, 1, 2, 3, 4, 5);
+    p.settle(0);
+    p.settle(1);
+    p.committed(2);
+    p.reassigned();
+    // kafkajs fetches again from the group's committed offset: not a regression.
+    expect(p.checkBatch(2, 6)).toBeUndefined();
+    expect([2, 3, 4, 5].map((o) => p.add(o))).toEqual([false, false, false, false]);
+    expect(p.add(6)).toBe(true);
+    // ... and the next batch continues after it.
+    expect(p.checkBatch(3, 8)).toEqual({ kind: "batch_before_position", known: 7, reported: 3 });
+  });
+
+  it("after a reassignment, reports a batch below the committed offset (the group's offsets were deleted)", () => {
+    const p = tracked(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    for (let o = 0; o < 10; o++) p.settle(o);
+    p.committed(10);
+    p.reassigned();
+    expect(p.checkBatch(0, 40)).toEqual({ kind: "batch_before_position", known: 10, reported: 0 });
+  });
+
+  it("after a reassignment with nothing committed, expects the first offset it ever saw", () => {
+    const p = tracked(20, 21);
+    p.reassigned();
+    expect(p.checkBatch(20, 22)).toBeUndefined();
+    expect(p.checkBatch(19, 22)).toEqual({ kind: "batch_before_position", known: 20, reported: 19 });
+    const fresh = new PartitionOffsets();
+    fresh.reassigned();
+    expect(fresh.checkBatch(0, 1)).toBeUndefined();
+  });
+
+  it("reports the group's committed offset falling below a commit it acknowledged", () => {
+    const p = tracked(0, 1, 2, 3);
+    // No commit yet: the group has none, or an older one.
+    expect(p.checkGroupOffset(-1)).toBeUndefined();
+    p.settle(0);
+    p.settle(1);
+    p.committed(2);
+    expect(p.checkGroupOffset(2)).toBeUndefined();
+    expect(p.checkGroupOffset(-1)).toEqual({ kind: "group_offset_reset", known: 2, reported: -1 });
+    // kafkajs commits -2 (the earliest offset) when it resets an out-of-range position.
+    expect(p.checkGroupOffset(-2)).toEqual({ kind: "group_offset_reset", known: 2, reported: -1 });
+    expect(p.checkGroupOffset(1)).toEqual({ kind: "group_offset_reset", known: 2, reported: 1 });
+  });
+
+  it("remembers what the group was seen to hold, and follows it forward", () => {
+    const p = new PartitionOffsets();
+    expect(p.checkGroupOffset(30)).toBeUndefined();
+    expect(p.checkGroupOffset(-1)).toEqual({ kind: "group_offset_reset", known: 30, reported: -1 });
+    const q = new PartitionOffsets();
+    expect(q.checkGroupOffset(30)).toBeUndefined();
+    expect(q.checkGroupOffset(45)).toBeUndefined();
+    expect(q.checkGroupOffset(44)).toEqual({ kind: "group_offset_reset", known: 45, reported: 44 });
+  });
+
+  it("takes its own acknowledged commit as the group's value even when it is lower", () => {
+    // Another member moved the group on while this one was out of the group; this member's commit
+    // then sets it back (a redelivery, not a loss), and that is not a reset.
+    const p = tracked(0, 1, 2);
+    expect(p.checkGroupOffset(50)).toBeUndefined();
+    p.settle(0);
+    p.committed(1);
+    expect(p.checkGroupOffset(1)).toBeUndefined();
+  });
+
+  it("gives a transaction's commit time to show up in the group, withholding commits meanwhile", () => {
+    const p = tracked(0, 1, 2, 3, 4);
+    p.settle(0);
+    p.settle(1);
+    p.committed(2, "awaited");
+    expect(p.takeCommit()).toBeUndefined();
+    const t0 = 1_000_000;
+    // The transaction's markers are not written yet: the group still shows nothing.
+    expect(p.checkGroupOffset(-1, t0)).toBeUndefined();
+    expect(p.commitWithheld).toBe(true);
+    expect(p.checkGroupOffset(-1, t0 + GROUP_OFFSET_GRACE_MS - 1)).toBeUndefined();
+    expect(p.checkGroupOffset(2, t0 + GROUP_OFFSET_GRACE_MS - 1)).toBeUndefined();
+    expect(p.commitWithheld).toBe(false);
+    // Once seen, it is the floor.
+    expect(p.checkGroupOffset(-1, t0 + GROUP_OFFSET_GRACE_MS)).toEqual({
+      kind: "group_offset_reset",
+      known: 2,
+      reported: -1,
+    });
+  });
+
+  it("reports a transaction's commit that never shows up in the group", () => {
+    const p = tracked(0, 1);
+    p.settle(0);
+    p.committed(1, "awaited");
+    const t0 = 5_000;
+    expect(p.checkGroupOffset(-1, t0)).toBeUndefined();
+    expect(p.checkGroupOffset(-1, t0 + GROUP_OFFSET_GRACE_MS)).toEqual({
+      kind: "group_offset_reset",
+      known: 1,
+      reported: -1,
+    });
+  });
+
+  it("commits nothing more once halted", () => {
+    const p = tracked(0, 1, 2);
+    p.settle(0);
+    expect(p.takeCommit()).toBe(1);
+    p.halt();
+    expect(p.halted).toBe(true);
+    p.settle(1);
+    expect(p.takeCommit()).toBeUndefined();
   });
 });

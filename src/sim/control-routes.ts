@@ -1,6 +1,7 @@
 // Test-only routes under /_sim/: shortcuts into the simulator's state, its counters and its faults.
 // They take no API key; the simulator listens on 127.0.0.1 by default.
 import { z } from "zod";
+import type { SimKeys } from "./auth.ts";
 import { type FaultInjector, faultConfigSchema } from "./faults.ts";
 import type { IdempotencyStore } from "./idempotency.ts";
 import { ok, problem, type SimReply, validationProblem } from "./problems.ts";
@@ -8,6 +9,7 @@ import type { RequestLog } from "./request-log.ts";
 import { intentJson, type SimState } from "./state.ts";
 
 export interface ControlDeps {
+  readonly keys: SimKeys;
   readonly state: SimState;
   readonly idempotency: IdempotencyStore;
   readonly faults: FaultInjector;
@@ -74,6 +76,11 @@ export function handleControl(
       if (r !== null) filter.route = r;
       return ok({ total: deps.log.total, requests: deps.log.list(filter) });
     }
+    case "GET keys":
+      return ok({ keys: deps.keys.status });
+    case "POST keys/:id":
+      if (second === "revoke" || second === "restore") return changeKey(deps, second, bodyText);
+      break;
     case "GET faults":
       return ok(deps.faults.config);
     case "PUT faults":
@@ -86,6 +93,7 @@ export function handleControl(
       deps.idempotency.clear();
       deps.log.clear();
       deps.faults.clear();
+      deps.keys.restoreAll();
       return ok({ reset: true });
   }
   return problem(404, "Not Found", "No such simulator route.");
@@ -113,6 +121,26 @@ function createIntents(deps: ControlDeps, bodyText: string): SimReply {
     ids.push(intent.id);
   }
   return ok({ ids });
+}
+
+/** Names the key by its raw value or by its fingerprint (`key_` + 12 hex digits), exactly one of them. */
+const keyRefSchema = z.union([
+  z.strictObject({ key: z.string().min(1) }),
+  z.strictObject({ fingerprint: z.string().min(1) }),
+]);
+
+function changeKey(deps: ControlDeps, action: "revoke" | "restore", bodyText: string): SimReply {
+  const parsed = keyRefSchema.safeParse(parseJson(bodyText));
+  if (!parsed.success) {
+    return validationProblem({ $: ['give exactly one of "key" or "fingerprint"'] });
+  }
+  const ref = "key" in parsed.data ? parsed.data.key : parsed.data.fingerprint;
+  const fingerprint = deps.keys.find(ref);
+  // The reply names the key by fingerprint only: the raw key must not travel back, even here.
+  if (fingerprint === undefined) return problem(404, "Not Found", "The simulator has no such API key.");
+  if (action === "revoke") deps.keys.revoke(fingerprint);
+  else deps.keys.restore(fingerprint);
+  return ok({ fingerprint, revoked: action === "revoke" });
 }
 
 function configureFaults(deps: ControlDeps, bodyText: string): SimReply {

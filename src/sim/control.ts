@@ -43,6 +43,12 @@ export interface SimStats {
   readonly faultsInjected: Record<string, number>;
 }
 
+/** A configured API key, named by fingerprint only. */
+export interface SimKeyState {
+  readonly fingerprint: string;
+  readonly revoked: boolean;
+}
+
 export interface SimControl {
   createIntent(spec: SimIntentSpec): Promise<string>;
   createIntents(spec: SimIntentSpec, count: number): Promise<string[]>;
@@ -51,9 +57,21 @@ export interface SimControl {
   idempotency(key: string): Promise<SimKeyCounters>;
   stats(): Promise<SimStats>;
   requests(filter?: { idempotencyKey?: string; route?: string; limit?: number }): Promise<LoggedRequest[]>;
+  /**
+   * Requests with the key get Dojo's 401 until it is restored. Takes the raw key or its fingerprint
+   * (`key_` followed by 12 hex digits, as in the request log).
+   */
+  revokeKey(keyOrFingerprint: string): Promise<SimKeyState>;
+  restoreKey(keyOrFingerprint: string): Promise<SimKeyState>;
+  keys(): Promise<SimKeyState[]>;
   setFaults(config: FaultConfigInput): Promise<void>;
   clearFaults(): Promise<void>;
   reset(): Promise<void>;
+}
+
+/** Fingerprints look like `key_0123456789ab`; secret keys start with `sk_`, so the two never collide. */
+function keyRef(ref: string): { key: string } | { fingerprint: string } {
+  return /^key_[0-9a-f]{12}$/.test(ref) ? { fingerprint: ref } : { key: ref };
 }
 
 export function createSimControl(baseUrl: string): SimControl {
@@ -88,6 +106,11 @@ export function createSimControl(baseUrl: string): SimControl {
       const q = new URLSearchParams();
       for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
       return (await call<{ requests: LoggedRequest[] }>("GET", `requests?${q}`)).requests;
+    },
+    revokeKey: (ref) => call("POST", "keys/revoke", keyRef(ref)),
+    restoreKey: (ref) => call("POST", "keys/restore", keyRef(ref)),
+    async keys() {
+      return (await call<{ keys: SimKeyState[] }>("GET", "keys")).keys;
     },
     async setFaults(config) {
       await call("PUT", "faults", config);

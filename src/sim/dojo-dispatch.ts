@@ -55,7 +55,7 @@ export async function dispatchDojo(
     deps.idempotency.counters(idempotencyKey).requests++;
 
   const auth = deps.keys.authenticate(header(req, "authorization"));
-  if (auth.ok) entry.account = auth.account;
+  if (auth.account !== undefined) entry.account = auth.account;
 
   const decision = deps.faults.decide(match.route);
   if (decision.fault === "hang") {

@@ -12,7 +12,7 @@ import { problem } from "./problems.ts";
 import { RequestLog } from "./request-log.ts";
 import { SimState } from "./state.ts";
 
-export { createSimControl, type SimControl } from "./control.ts";
+export { createSimControl, type SimControl, type SimKeyState } from "./control.ts";
 export type { FaultConfig, FaultConfigInput, FaultName } from "./faults.ts";
 export type { LoggedRequest } from "./request-log.ts";
 

@@ -29,10 +29,13 @@ export const FAILURE_CODE_DESCRIPTIONS: Readonly<Record<FailureCode, string>> = 
   currency_mismatch:
     "The event's currency differs from the payment intent's currency, or Dojo does not support it.",
   amount_exceeds_refundable: "The amount is larger than what is still refundable on the payment intent.",
-  unknown_merchant: "The merchantId does not match any configured Dojo account.",
+  unknown_merchant:
+    "Not sent since the relay treats it as a configuration fault (the event is dead-lettered for a person instead); kept so older outcomes stay valid. The merchantId did not match any configured Dojo account.",
   idempotency_conflict:
     "The event reused the id of an earlier return.approved with different content. This version was not processed and no money moved for it; the earlier version keeps its own outcome, and this answer's id never equals that outcome's id.",
   dojo_rejected: "Dojo rejected the refund for another reason (HTTP 4xx); its problem details are attached.",
-  unauthorized: "Dojo rejected the API key (HTTP 401).",
-  forbidden: "The API key is not allowed to refund this payment (HTTP 403).",
+  unauthorized:
+    "Not sent since the relay treats a rejected key as a configuration fault (it pauses and retries); kept so older outcomes stay valid. Dojo rejected the API key (HTTP 401).",
+  forbidden:
+    "Not sent since the relay treats a rejected key as a configuration fault (it pauses and retries); kept so older outcomes stay valid. The API key was not allowed to refund this payment (HTTP 403).",
 };

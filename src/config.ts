@@ -106,6 +106,7 @@ const EnvSchema = z.object({
   KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(250, 1, 100_000),
   KAFKA_FROM_BEGINNING: bool(true),
   KAFKA_FETCH_MAX_WAIT_MS: int(100, 10, 10_000),
+  KAFKA_TOPIC_CHECK_MS: int(5_000, 500, 600_000),
   KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
   KAFKA_CREATE_TOPICS: bool(false),
 
@@ -126,6 +127,7 @@ const EnvSchema = z.object({
 
   LEDGER_URL: text(DEFAULT_LEDGER_URL),
   LEDGER_SYNC: z.enum(["full", "normal"], { error: "must be full or normal" }).default("full"),
+  LEDGER_OUTAGE_EXIT_MS: int(300_000, 0, 86_400_000),
 
   MAX_IN_FLIGHT: int(512, 1, 100_000),
   PREFLIGHT: bool(true),
@@ -155,6 +157,8 @@ export interface KafkaSettings {
   readonly sessionTimeoutMs: number;
   /** How long a fetch waits for data, and how long the consumer idles when every partition is paused. */
   readonly fetchMaxWaitMs: number;
+  /** How often the input topic is checked for offsets that went backwards (deleted, recreated, truncated). */
+  readonly topicCheckIntervalMs: number;
   /** Create missing topics at start-up instead of refusing to start. */
   readonly createTopics: boolean;
   /** Where a group without committed offsets starts: the earliest retained event, or only new ones. */
@@ -191,7 +195,12 @@ export interface RelayConfig {
     readonly timeoutMs: number;
     readonly connections: number;
   };
-  readonly ledger: { readonly url: string; readonly synchronous: "full" | "normal" };
+  readonly ledger: {
+    readonly url: string;
+    readonly synchronous: "full" | "normal";
+    /** A ledger outage longer than this stops the relay (exit 3) so it is restarted; 0 never. */
+    readonly outageExitMs: number;
+  };
   readonly pipeline: Pick<PipelineSettings, "maxInFlight" | "preflight" | "reverseWhenAuthorized" | "retry">;
   readonly shutdownTimeoutMs: number;
   readonly httpPort: number;
@@ -317,6 +326,7 @@ export function loadConfig(
       maxInFlightPerPartition: e.KAFKA_MAX_IN_FLIGHT_PER_PARTITION,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       fetchMaxWaitMs: e.KAFKA_FETCH_MAX_WAIT_MS,
+      topicCheckIntervalMs: e.KAFKA_TOPIC_CHECK_MS,
       createTopics: e.KAFKA_CREATE_TOPICS,
       fromBeginning: e.KAFKA_FROM_BEGINNING,
       ssl: e.KAFKA_SSL
@@ -350,7 +360,7 @@ export function loadConfig(
       timeoutMs: e.DOJO_TIMEOUT_MS,
       connections: e.DOJO_CONNECTIONS === 0 ? e.MAX_IN_FLIGHT : e.DOJO_CONNECTIONS,
     },
-    ledger: { url: e.LEDGER_URL, synchronous: e.LEDGER_SYNC },
+    ledger: { url: e.LEDGER_URL, synchronous: e.LEDGER_SYNC, outageExitMs: e.LEDGER_OUTAGE_EXIT_MS },
     pipeline: {
       maxInFlight: e.MAX_IN_FLIGHT,
       preflight: e.PREFLIGHT,

@@ -16,11 +16,14 @@ export interface Subcommand {
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** The relay stopped itself on a state it cannot leave; restarting the process is the way out. */
+export const EXIT_FATAL = 3;
 
 const subcommands: Record<string, () => Promise<Subcommand>> = {
   validate: async () => (await import("./validate.ts")).validateCommand,
   "dojo-sim": async () => (await import("./dojo-sim.ts")).dojoSimCommand,
   start: async () => (await import("./start.ts")).startCommand,
+  reconcile: async () => (await import("./reconcile.ts")).reconcileCommand,
 };
 
 function usage(): string {
@@ -31,6 +34,8 @@ function usage(): string {
     "  validate [file|-]     validate return.approved events (one JSON document or JSON lines)",
     "  dojo-sim --port <n>   run the Dojo API simulator",
     "  start                 run the relay with configuration from the environment",
+    "  reconcile <list|show|settle|publish>",
+    "                        list, show and settle events parked for a person",
     "",
     "Run `refund-relay <command> --help` for the options of one command.",
     "",

@@ -5,7 +5,8 @@ import type { RelayConfig } from "../config.ts";
 import { createDojoClient } from "../dojo/index.ts";
 import { openLedger } from "../ledger/index.ts";
 import type { Logger } from "../logger.ts";
-import { RefundPipeline } from "../pipeline/index.ts";
+import { FaultGate, RefundPipeline } from "../pipeline/index.ts";
+import { checkDojoKeys } from "./key-check.ts";
 
 export interface RunningRelay {
   readonly relay: KafkaRelay;
@@ -35,6 +36,13 @@ export async function startRelay(
     timeouts: { connectMs: config.dojo.connectTimeoutMs, totalMs: config.dojo.timeoutMs },
     logger,
   });
+  try {
+    await checkDojoKeys(dojo, config.dojo.accounts, logger);
+  } catch (error) {
+    await Promise.allSettled([ledger.close(), dojo.close()]);
+    throw error;
+  }
+  const gate = new FaultGate({ logger });
   const relay = new KafkaRelay({
     kafka: createKafka(kafkaSettings, logger),
     groupId: kafkaSettings.groupId,
@@ -48,10 +56,12 @@ export async function startRelay(
     maxInFlightPerPartition: kafkaSettings.maxInFlightPerPartition,
     sessionTimeoutMs: kafkaSettings.sessionTimeoutMs,
     fetchMaxWaitMs: kafkaSettings.fetchMaxWaitMs,
+    topicCheckIntervalMs: kafkaSettings.topicCheckIntervalMs,
     createTopics: kafkaSettings.createTopics,
     ...(hooks.onFatal === undefined ? {} : { onFatal: hooks.onFatal }),
     fromBeginning: kafkaSettings.fromBeginning,
     ...(kafkaSettings.transactional ? { transactionalId: kafkaSettings.transactionalId } : {}),
+    gate,
     logger,
   });
   const pipeline = new RefundPipeline(
@@ -61,11 +71,31 @@ export async function startRelay(
       maxMessageBytes: config.maxMessageBytes,
       ...config.pipeline,
     },
-    { ledger, dojo, sink: relay.sink, logger },
+    { ledger, dojo, sink: relay.sink, logger, gate },
   );
+  // A ledger that stays away this long is not coming back by itself: stop, so the orchestrator
+  // restarts the process (which then opens the ledger afresh, or fails to start and says why).
+  const watchdog =
+    config.ledger.outageExitMs > 0
+      ? setInterval(
+          () => {
+            const down = gate.active.find((f) => f.kind === "ledger");
+            if (down !== undefined && Date.now() - down.since.getTime() >= config.ledger.outageExitMs) {
+              clearInterval(watchdog);
+              hooks.onFatal?.(
+                new Error(
+                  `the ledger has been unavailable since ${down.since.toISOString()}: ${down.message}`,
+                ),
+              );
+            }
+          },
+          Math.min(1_000, config.ledger.outageExitMs),
+        ).unref()
+      : undefined;
   try {
     await relay.start(pipeline);
   } catch (error) {
+    clearInterval(watchdog);
     await Promise.allSettled([ledger.close(), dojo.close()]);
     throw error;
   }
@@ -84,6 +114,7 @@ export async function startRelay(
     pipeline,
     stop: () => {
       stopping ??= (async () => {
+        clearInterval(watchdog);
         const result = await relay.stop(config.shutdownTimeoutMs);
         await dojo.close();
         await ledger.close();

@@ -1,13 +1,19 @@
 import { ConfigError, loadConfig } from "../config.ts";
 import { createLogger } from "../logger.ts";
 import { reportWarningsExceptTimeoutNegative } from "../process-warnings.ts";
-import { type CliIo, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type Subcommand } from "./main.ts";
+import { DojoKeyRejectedError } from "./key-check.ts";
+import { type CliIo, EXIT_FAILURE, EXIT_FATAL, EXIT_OK, EXIT_USAGE, type Subcommand } from "./main.ts";
 import { startRelay } from "./relay-app.ts";
 
 const HELP = `usage: refund-relay start
 
 Runs the relay with configuration from the environment until SIGTERM or SIGINT, then drains in-flight
 work (SHUTDOWN_TIMEOUT_MS) and exits 0. See README.md for every setting.
+
+Exit codes: 0 stopped by a signal after draining; 1 could not start (a broker or topic missing, the
+ledger cannot be opened) or a shutdown step hung; 2 configuration error, including a Dojo key that
+Dojo rejects at start-up; 3 stopped itself on a state it cannot leave (Kafka consumer crashed for
+good, transactional producer fenced, input offsets went backwards): restart it.
 `;
 
 export const startCommand: Subcommand = {
@@ -57,12 +63,17 @@ export const startCommand: Subcommand = {
     try {
       running = await startRelay(config, logger, { onFatal: (error) => onFatal(error) });
     } catch (error) {
+      if (error instanceof DojoKeyRejectedError) {
+        logger.fatal(`refund-relay did not start: ${error.message}`);
+        io.stderr.write(`refund-relay start: ${error.message}\n`);
+        return EXIT_USAGE;
+      }
       logger.fatal({ err: error }, `refund-relay could not start: ${(error as Error).message}`);
       return EXIT_FAILURE;
     }
     const reason = await stopReason;
     logger.info({ reason }, "shutting down");
-    let code = fatal === undefined ? EXIT_OK : EXIT_FAILURE;
+    let code = fatal === undefined ? EXIT_OK : EXIT_FATAL;
     try {
       await running.stop();
     } catch (error) {

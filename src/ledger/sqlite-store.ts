@@ -102,6 +102,7 @@ export type StoreOp =
       readonly ref: EventRef;
       readonly code: ParkCode;
       readonly reason: string;
+      readonly event: string | null;
       readonly at: number;
     }
   | { readonly op: "get"; readonly ref: EventRef }
@@ -153,9 +154,7 @@ function migrate(db: DatabaseSync): void {
 }
 
 const OPEN_STATES: ReadonlySet<LedgerState> = new Set(["received", "submitting", "unknown"]);
-
-const matches = (row: Row, expected: Expected) =>
-  row.state === expected.state && Number(row.attempts) === expected.attempts;
+const OPEN = "('received', 'submitting', 'unknown')";
 
 export class SqliteStore {
   readonly #db: DatabaseSync;
@@ -165,6 +164,8 @@ export class SqliteStore {
   readonly #submitting: StatementSync;
   readonly #unknown: StatementSync;
   readonly #settle: StatementSync;
+  readonly #settleExpected: StatementSync;
+  readonly #settleOpen: StatementSync;
   readonly #published: StatementSync;
   readonly #parked: StatementSync;
   readonly #listParked: StatementSync;
@@ -190,13 +191,25 @@ export class SqliteStore {
     this.#byKey = this.#db.prepare("SELECT * FROM refund_events WHERE idempotency_key = ?");
     // Every update names the row by its key and is only run after the row was read and checked in
     // the same transaction, so the checks and the write see one state.
+    // The common case is one conditional update; only a refused one reads the row to say why.
     this.#submitting = this.#db.prepare(
       `UPDATE refund_events SET state = 'submitting', attempts = attempts + 1, method = ?, updated_at = ?
-       WHERE source = ? AND event_id = ? RETURNING *`,
+       WHERE source = ? AND event_id = ? AND state = ? AND attempts = ? AND state IN ${OPEN}
+         AND (method IS NULL OR method = ?) RETURNING *`,
     );
     this.#unknown = this.#db.prepare(
       `UPDATE refund_events SET state = 'unknown', attempts = attempts + ?, last_error = ?, updated_at = ?
-       WHERE source = ? AND event_id = ? RETURNING *`,
+       WHERE source = ? AND event_id = ? AND state = ? AND attempts = ? AND state IN ${OPEN} RETURNING *`,
+    );
+    this.#settleExpected = this.#db.prepare(
+      `UPDATE refund_events SET state = ?, outcome = ?, refund_id = ?, attempts = attempts + ?,
+         updated_at = ?, parked_code = NULL, parked_reason = NULL, parked_at = NULL
+       WHERE source = ? AND event_id = ? AND state = ? AND attempts = ? AND state IN ${OPEN} RETURNING *`,
+    );
+    this.#settleOpen = this.#db.prepare(
+      `UPDATE refund_events SET state = ?, outcome = ?, refund_id = ?, attempts = attempts + ?,
+         updated_at = ?, parked_code = NULL, parked_reason = NULL, parked_at = NULL
+       WHERE source = ? AND event_id = ? AND state IN ${OPEN} RETURNING *`,
     );
     this.#settle = this.#db.prepare(
       `UPDATE refund_events SET state = ?, outcome = ?, refund_id = ?, attempts = attempts + ?,
@@ -208,7 +221,7 @@ export class SqliteStore {
        WHERE source = ? AND event_id = ? AND state IN ('succeeded', 'failed', 'published') RETURNING *`,
     );
     this.#parked = this.#db.prepare(
-      `UPDATE refund_events SET parked_code = ?, parked_reason = ?, parked_at = ?
+      `UPDATE refund_events SET parked_code = ?, parked_reason = ?, parked_at = ?, event = COALESCE(?, event)
        WHERE source = ? AND event_id = ? AND state IN ('received', 'submitting', 'unknown')`,
     );
     this.#listParked = this.#db.prepare(
@@ -261,7 +274,18 @@ export class SqliteStore {
       case "begin":
         return this.#begin(op.entry, op.at);
       case "markSubmitting": {
-        const row = this.#require(op.ref);
+        const { ref, expected } = op;
+        const done = this.#submitting.get(
+          op.method,
+          op.at,
+          ref.source,
+          ref.eventId,
+          expected.state,
+          expected.attempts,
+          op.method,
+        );
+        if (done !== undefined) return applied(done);
+        const row = this.#require(ref);
         if (row.method !== null && row.method !== op.method) {
           throw new LedgerError(
             `cannot submit a ${op.method} for an event already submitted as a ${row.method}`,
@@ -270,19 +294,27 @@ export class SqliteStore {
         if (!OPEN_STATES.has(row.state)) {
           return refused(row, `cannot submit a refund for an event in state ${row.state}`);
         }
-        if (!matches(row, op.expected)) return refused(row, movedOn(row, op.expected));
-        return applied(this.#submitting.get(op.method, op.at, op.ref.source, op.ref.eventId));
+        return refused(row, movedOn(row, expected));
       }
       case "markUnknown": {
-        const row = this.#require(op.ref);
+        const { ref, expected } = op;
+        const error = op.error.slice(0, 2000);
+        const params = [
+          op.requests - 1,
+          error,
+          op.at,
+          ref.source,
+          ref.eventId,
+          expected.state,
+          expected.attempts,
+        ];
+        const done = this.#unknown.get(...params);
+        if (done !== undefined) return applied(done);
+        const row = this.#require(ref);
         if (!OPEN_STATES.has(row.state)) {
           return refused(row, `cannot mark an event in state ${row.state} as unknown`);
         }
-        if (!matches(row, op.expected)) return refused(row, movedOn(row, op.expected));
-        const extra = op.requests - 1;
-        return applied(
-          this.#unknown.get(extra, op.error.slice(0, 2000), op.at, op.ref.source, op.ref.eventId),
-        );
+        return refused(row, movedOn(row, expected));
       }
       case "settle":
         return this.#settleOp(op);
@@ -292,7 +324,7 @@ export class SqliteStore {
         throw new LedgerError(`cannot mark an event in state ${this.#require(op.ref).state} as published`);
       }
       case "markParked":
-        this.#parked.run(op.code, op.reason.slice(0, 2000), op.at, op.ref.source, op.ref.eventId);
+        this.#parked.run(op.code, op.reason.slice(0, 2000), op.at, op.event, op.ref.source, op.ref.eventId);
         return undefined;
       case "get":
         return this.#byRef.get(op.ref.source, op.ref.eventId) as Row | undefined;
@@ -330,30 +362,32 @@ export class SqliteStore {
   }
 
   #settleOp(op: Extract<StoreOp, { op: "settle" }>): StoreSettle {
-    const row = this.#require(op.ref);
-    const extra = op.requests - 1;
-    const write = () =>
-      this.#settle.get(
-        op.state,
-        op.outcome,
-        op.refundId,
-        extra,
-        op.at,
-        op.ref.source,
-        op.ref.eventId,
-      ) as unknown as Row;
-    const open = OPEN_STATES.has(row.state);
+    const { ref } = op;
+    const values = [
+      op.state,
+      op.outcome,
+      op.refundId,
+      op.requests - 1,
+      op.at,
+      ref.source,
+      ref.eventId,
+    ] as const;
     if (op.state === "succeeded") {
       // Dojo confirmed a refund: that is true whatever the row says. A stored failure (no refund id)
       // was a wrong answer and is replaced; a stored success stays (same key, same refund).
-      if (open) return { kind: "settled", row: write() };
-      if (row.refund_id === null) return { kind: "corrected", row: write(), previous: row.outcome };
-      return { kind: "kept", row };
+      const done = this.#settleOpen.get(...values) as Row | undefined;
+      if (done !== undefined) return { kind: "settled", row: done };
+      const row = this.#require(ref);
+      if (row.refund_id !== null) return { kind: "kept", row };
+      return { kind: "corrected", row: this.#settle.get(...values) as unknown as Row, previous: row.outcome };
     }
-    if (!open) return { kind: "kept", row };
     if (op.expected === null) throw new LedgerError("a failure can only be stored for an expected row");
-    if (!matches(row, op.expected)) return { kind: "stale", row };
-    return { kind: "settled", row: write() };
+    const done = this.#settleExpected.get(...values, op.expected.state, op.expected.attempts) as
+      | Row
+      | undefined;
+    if (done !== undefined) return { kind: "settled", row: done };
+    const row = this.#require(ref);
+    return { kind: OPEN_STATES.has(row.state) ? "stale" : "kept", row };
   }
 
   #begin(entry: NewLedgerEntry, at: number): StoreBegin {

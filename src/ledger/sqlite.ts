@@ -35,46 +35,76 @@ import { LedgerError } from "./types.ts";
 
 export type { SqliteOptions as SqliteLedgerOptions } from "./sqlite-store.ts";
 
-export function toEntry(row: Row): LedgerEntry {
-  const text = row.outcome;
-  let outcome: unknown;
-  let parsed = false;
-  return {
-    source: row.source,
-    eventId: row.event_id,
-    idempotencyKey: row.idempotency_key,
-    requestHash: row.request_hash,
-    paymentIntentId: row.payment_intent_id,
-    merchantId: row.merchant_id,
-    amount: Number(row.amount),
-    currencyCode: row.currency_code,
-    state: row.state,
-    attempts: Number(row.attempts),
-    firstSeenAt: new Date(Number(row.first_seen_at)),
-    updatedAt: new Date(Number(row.updated_at)),
-    refundId: row.refund_id,
-    method: row.method,
-    // Parsed on first use: most transitions never look at the stored outcome.
-    get outcome(): unknown {
-      if (!parsed) {
-        outcome = text === null ? null : (JSON.parse(text) as unknown);
-        parsed = true;
-      }
-      return outcome;
-    },
-    lastError: row.last_error,
-    get event(): unknown {
-      return row.event === null || row.event === undefined ? undefined : (JSON.parse(row.event) as unknown);
-    },
-    parked:
+/**
+ * A ledger row as the pipeline sees it. A class rather than an object literal with getters: entries
+ * are made several times per event, and prototype getters cost no closures. The stored outcome and
+ * event are parsed on first use (most transitions never look at them).
+ */
+class StoredEntry implements LedgerEntry {
+  readonly source: string;
+  readonly eventId: string;
+  readonly idempotencyKey: string;
+  readonly requestHash: string;
+  readonly paymentIntentId: string;
+  readonly merchantId: string | null;
+  readonly amount: number;
+  readonly currencyCode: string;
+  readonly state: LedgerEntry["state"];
+  readonly attempts: number;
+  readonly firstSeenAt: Date;
+  readonly updatedAt: Date;
+  readonly refundId: string | null;
+  readonly method: LedgerEntry["method"];
+  readonly lastError: string | null;
+  readonly parked: LedgerEntry["parked"];
+  readonly #outcomeText: string | null;
+  readonly #eventText: string | null;
+  #outcome: unknown;
+  #outcomeParsed = false;
+
+  constructor(row: Row) {
+    this.source = row.source;
+    this.eventId = row.event_id;
+    this.idempotencyKey = row.idempotency_key;
+    this.requestHash = row.request_hash;
+    this.paymentIntentId = row.payment_intent_id;
+    this.merchantId = row.merchant_id;
+    this.amount = Number(row.amount);
+    this.currencyCode = row.currency_code;
+    this.state = row.state;
+    this.attempts = Number(row.attempts);
+    this.firstSeenAt = new Date(Number(row.first_seen_at));
+    this.updatedAt = new Date(Number(row.updated_at));
+    this.refundId = row.refund_id;
+    this.method = row.method;
+    this.lastError = row.last_error;
+    this.parked =
       row.parked_code === null || row.parked_code === undefined
         ? null
         : {
             code: row.parked_code as ParkCode,
             reason: row.parked_reason ?? "",
             at: new Date(Number(row.parked_at)),
-          },
-  };
+          };
+    this.#outcomeText = row.outcome;
+    this.#eventText = row.event ?? null;
+  }
+
+  get outcome(): unknown {
+    if (!this.#outcomeParsed) {
+      this.#outcome = this.#outcomeText === null ? null : (JSON.parse(this.#outcomeText) as unknown);
+      this.#outcomeParsed = true;
+    }
+    return this.#outcome;
+  }
+
+  get event(): unknown {
+    return this.#eventText === null ? undefined : (JSON.parse(this.#eventText) as unknown);
+  }
+}
+
+export function toEntry(row: Row): LedgerEntry {
+  return new StoredEntry(row);
 }
 
 function toTransition(value: StoreTransition): Transition {
@@ -160,8 +190,16 @@ export abstract class StoreLedger implements Ledger {
     );
   }
 
-  async markParked(ref: EventRef, code: ParkCode, reason: string, now: Date): Promise<void> {
-    await this.execute({ op: "markParked", ref: plainRef(ref), code, reason, at: now.getTime() });
+  async markParked(ref: EventRef, code: ParkCode, reason: string, now: Date, event?: unknown): Promise<void> {
+    const stored = event === undefined ? null : JSON.stringify(event);
+    await this.execute({
+      op: "markParked",
+      ref: plainRef(ref),
+      code,
+      reason,
+      event: stored,
+      at: now.getTime(),
+    });
   }
 
   async get(ref: EventRef): Promise<LedgerEntry | undefined> {

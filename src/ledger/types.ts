@@ -41,8 +41,8 @@ export interface NewLedgerEntry extends EventRef {
   readonly amount: number;
   readonly currencyCode: string;
   /**
-   * The event as received (JSON-serialisable), kept so that a person settling it by hand can publish a
-   * complete outcome; optional for callers that have none.
+   * The event as received (JSON-serialisable). The relay stores it only when it parks an event (see
+   * markParked), to keep the hot path light; callers may store it up front.
    */
   readonly event?: unknown;
 }
@@ -163,8 +163,11 @@ export interface Ledger {
    */
   settle(ref: EventRef, input: SettleInput, now: Date): Promise<SettleResult>;
   markPublished(ref: EventRef, now: Date): Promise<LedgerEntry>;
-  /** Records that the event was parked on the dead-letter destination (open rows only). */
-  markParked(ref: EventRef, code: ParkCode, reason: string, now: Date): Promise<void>;
+  /**
+   * Records that the event was parked on the dead-letter destination (open rows only), with the event
+   * as received (JSON-serialisable) so a person settling it by hand can publish a complete outcome.
+   */
+  markParked(ref: EventRef, code: ParkCode, reason: string, now: Date, event?: unknown): Promise<void>;
   get(ref: EventRef): Promise<LedgerEntry | undefined>;
   /** Open events that were parked and still await a person, oldest first. */
   listParked(limit: number): Promise<LedgerEntry[]>;

@@ -24,18 +24,25 @@ const describe = (error: unknown) => (error instanceof Error ? error.message : S
 export function guardLedger(ledger: Ledger, gate: FaultGate): Ledger {
   // Only a write that worked clears the fault: with reads working and writes failing (a full disk),
   // clearing on reads would resume and pause intake over and over.
+  const onFault = (error: unknown): never => {
+    if (error instanceof LedgerError) throw error;
+    throw new DependencyFault("ledger", `the ledger failed: ${describe(error)}`, { cause: error });
+  };
+  const cleared = <R>(result: R): R => {
+    if (gate.paused) gate.clear("ledger");
+    return result;
+  };
+  // Plain promise chains, not async wrappers: these run several times per event on the hot path.
   const guard =
     <A extends unknown[], R>(call: (...args: A) => Promise<R>, write: boolean) =>
-    async (...args: A): Promise<R> => {
-      let result: R;
+    (...args: A): Promise<R> => {
+      let pending: Promise<R>;
       try {
-        result = await call(...args);
+        pending = call(...args);
       } catch (error) {
-        if (error instanceof LedgerError) throw error;
-        throw new DependencyFault("ledger", `the ledger failed: ${describe(error)}`, { cause: error });
+        return Promise.reject(error).catch(onFault);
       }
-      if (write && gate.paused) gate.clear("ledger");
-      return result;
+      return write ? pending.then(cleared, onFault) : pending.catch(onFault);
     };
   return {
     begin: guard((...a: Parameters<Ledger["begin"]>) => ledger.begin(...a), true),

@@ -75,7 +75,11 @@ export class OutcomeWriter {
    * Sends the message to the dead-letter destination (retrying until it is out, or the delivery is
    * stopped), and records in the ledger that the event waits for a person.
    */
-  async park(delivery: Delivery, reason: DeadLetterReason, ref?: EventRef): Promise<MessageResult> {
+  async park(
+    delivery: Delivery,
+    reason: DeadLetterReason,
+    parked?: { readonly ref: EventRef; readonly event: unknown },
+  ): Promise<MessageResult> {
     for (let failures = 0; ; failures++) {
       delivery.checkFenced();
       try {
@@ -94,10 +98,11 @@ export class OutcomeWriter {
       reason.code !== "idempotency_conflict" &&
       reason.code !== "unparseable" &&
       reason.code !== "invalid_envelope";
-    if (ref !== undefined && parkable) {
+    if (parked !== undefined && parkable) {
+      const { ref } = parked;
       // For `refund-relay reconcile`; the dead letter itself is the record that counts.
       await this.#ledger
-        .markParked(ref, reason.code as ParkCode, reason.message, this.#now())
+        .markParked(ref, reason.code as ParkCode, reason.message, this.#now(), parked.event)
         .catch((error: unknown) =>
           this.#log.warn(
             { err: error, eventId: ref.eventId },

@@ -153,7 +153,7 @@ export class RefundPipeline {
                 firstSeenAt: new Date(delivery.startedAt),
                 ...(ref ?? {}),
               },
-              ref,
+              decoded.ok ? parkedEvent(decoded.event) : undefined,
             );
           }
           await delivery.wait(undefined);
@@ -190,7 +190,8 @@ export class RefundPipeline {
             eventId,
             source,
           },
-          { eventId, source },
+          // Listed for a person; the event itself no longer validates, so none is kept.
+          { ref: { eventId, source }, event: undefined },
         );
       }
       const outcome = invalidEventOutcome(this.#s.eventSource, { ...decoded, eventId, source }, this.#now());
@@ -224,7 +225,6 @@ export class RefundPipeline {
         merchantId: data.merchantId ?? null,
         amount: data.amount.value,
         currencyCode: data.amount.currencyCode,
-        event: { specversion: event.specversion, id: event.id, source: event.source, type: event.type, data },
       },
       this.#now(),
     );
@@ -258,7 +258,7 @@ export class RefundPipeline {
             eventId: event.id,
             source: event.source,
           },
-          ref,
+          parkedEvent(event),
         );
       }
       const stored = await this.#store(event, settlement);
@@ -378,4 +378,10 @@ export class RefundPipeline {
     this.#log.debug({ eventId: entry.eventId, type: stored.type }, "re-published stored outcome");
     return { status: "published", outcome: stored, replayed: true };
   }
+}
+
+/** What the ledger keeps of a parked event, for a person to build its outcome by hand. */
+function parkedEvent(event: ReturnApprovedEvent) {
+  const { specversion, id, source, type, data } = event;
+  return { ref: { source, eventId: id }, event: { specversion, id, source, type, data } };
 }

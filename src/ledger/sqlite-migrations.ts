@@ -26,7 +26,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      UNIQUE (source, event_id)
    );`,
   // Parked events (waiting on the dead-letter destination for a person), the event as received (so an
-  // outcome can be built for it by hand), and the audit trail of events settled by hand.
+  // outcome can be built for it by hand), the audit trail of events settled by hand, and the leases that
+  // let one instance at a time work on a payment intent's events.
   `ALTER TABLE refund_events ADD COLUMN parked_code TEXT;
    ALTER TABLE refund_events ADD COLUMN parked_reason TEXT;
    ALTER TABLE refund_events ADD COLUMN parked_at INTEGER;
@@ -43,5 +44,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      previous_state TEXT    NOT NULL,
      new_state      TEXT    NOT NULL
    );
-   CREATE INDEX ledger_audit_event ON ledger_audit (source, event_id);`,
+   CREATE INDEX ledger_audit_event ON ledger_audit (source, event_id);
+   CREATE TABLE intent_leases (
+     payment_intent_id TEXT    PRIMARY KEY,
+     owner             TEXT    NOT NULL,
+     token             INTEGER NOT NULL,
+     expires_at        INTEGER NOT NULL
+   );`,
 ];

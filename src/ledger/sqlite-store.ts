@@ -58,10 +58,10 @@ export interface AuditRow {
 /** A transition's answer: applied (the row after it) or refused (the row as it is, and why). */
 export type StoreTransition =
   | { readonly ok: true; readonly row: Row }
-  | { readonly ok: false; readonly row: Row; readonly reason: string };
+  | { readonly ok: false; readonly row: Row; readonly reason: string; readonly leaseLost?: boolean };
 
 export type StoreSettle =
-  | { readonly kind: "settled" | "kept" | "stale"; readonly row: Row }
+  | { readonly kind: "settled" | "kept" | "stale" | "lease_lost"; readonly row: Row }
   | { readonly kind: "corrected"; readonly row: Row; readonly previous: string | null };
 
 export type StoreBegin =
@@ -117,7 +117,33 @@ export type StoreOp =
       readonly reason: string;
       readonly at: number;
     }
-  | { readonly op: "audit"; readonly ref: EventRef };
+  | { readonly op: "audit"; readonly ref: EventRef }
+  | {
+      readonly op: "claimIntent";
+      readonly paymentIntentId: string;
+      readonly owner: string;
+      readonly ttlMs: number;
+      readonly at: number;
+    }
+  | {
+      readonly op: "renewIntents";
+      readonly leases: readonly LeaseRow[];
+      readonly ttlMs: number;
+      readonly at: number;
+    }
+  | { readonly op: "releaseIntent"; readonly lease: LeaseRow };
+
+/** A lease as stored and passed between threads (expiry in epoch milliseconds). */
+export interface LeaseRow {
+  readonly payment_intent_id: string;
+  readonly owner: string;
+  readonly token: number;
+  readonly expires_at: number;
+}
+
+export type StoreClaim =
+  | { readonly ok: true; readonly lease: LeaseRow }
+  | { readonly ok: false; readonly holder: string; readonly expiresAt: number };
 
 export type OpResult =
   | { readonly ok: true; readonly value: unknown }
@@ -171,6 +197,10 @@ export class SqliteStore {
   readonly #listParked: StatementSync;
   readonly #insertAudit: StatementSync;
   readonly #audit: StatementSync;
+  readonly #leaseOf: StatementSync;
+  readonly #claim: StatementSync;
+  readonly #renew: StatementSync;
+  readonly #release: StatementSync;
 
   constructor(options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -232,6 +262,23 @@ export class SqliteStore {
       `INSERT INTO ledger_audit (source, event_id, at, actor, action, reason, previous_state, new_state)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.#leaseOf = this.#db.prepare("SELECT * FROM intent_leases WHERE payment_intent_id = ?");
+    // Free, expired or already ours: take it; the token grows only when the holder changes.
+    this.#claim = this.#db.prepare(
+      `INSERT INTO intent_leases (payment_intent_id, owner, token, expires_at) VALUES (?, ?, 1, ?)
+       ON CONFLICT (payment_intent_id) DO UPDATE SET
+         token = CASE WHEN intent_leases.owner = excluded.owner THEN intent_leases.token ELSE intent_leases.token + 1 END,
+         owner = excluded.owner, expires_at = excluded.expires_at
+       WHERE intent_leases.owner = excluded.owner OR intent_leases.expires_at <= ?
+       RETURNING *`,
+    );
+    this.#renew = this.#db.prepare(
+      `UPDATE intent_leases SET expires_at = ? WHERE payment_intent_id = ? AND owner = ? AND token = ? RETURNING *`,
+    );
+    // Released leases stay as expired rows, so the next holder's token is still higher.
+    this.#release = this.#db.prepare(
+      "UPDATE intent_leases SET expires_at = 0 WHERE payment_intent_id = ? AND owner = ? AND token = ?",
+    );
     this.#audit = this.#db.prepare(
       "SELECT * FROM ledger_audit WHERE source = ? AND event_id = ? ORDER BY seq",
     );
@@ -275,6 +322,8 @@ export class SqliteStore {
         return this.#begin(op.entry, op.at);
       case "markSubmitting": {
         const { ref, expected } = op;
+        const lost = this.#leaseLost(ref, expected);
+        if (lost !== undefined) return lost;
         const done = this.#submitting.get(
           op.method,
           op.at,
@@ -298,6 +347,8 @@ export class SqliteStore {
       }
       case "markUnknown": {
         const { ref, expected } = op;
+        const lost = this.#leaseLost(ref, expected);
+        if (lost !== undefined) return lost;
         const error = op.error.slice(0, 2000);
         const params = [
           op.requests - 1,
@@ -358,7 +409,42 @@ export class SqliteStore {
       }
       case "audit":
         return this.#audit.all(op.ref.source, op.ref.eventId) as unknown as AuditRow[];
+      case "claimIntent": {
+        const expires = op.at + op.ttlMs;
+        const lease = this.#claim.get(op.paymentIntentId, op.owner, expires, op.at) as LeaseRow | undefined;
+        if (lease !== undefined) return { ok: true, lease } satisfies StoreClaim;
+        const held = this.#leaseOf.get(op.paymentIntentId) as unknown as LeaseRow;
+        return { ok: false, holder: held.owner, expiresAt: Number(held.expires_at) } satisfies StoreClaim;
+      }
+      case "renewIntents": {
+        const renewed: LeaseRow[] = [];
+        for (const l of op.leases) {
+          const row = this.#renew.get(op.at + op.ttlMs, l.payment_intent_id, l.owner, l.token) as
+            | LeaseRow
+            | undefined;
+          if (row !== undefined) renewed.push(row);
+        }
+        return renewed;
+      }
+      case "releaseIntent":
+        this.#release.run(op.lease.payment_intent_id, op.lease.owner, op.lease.token);
+        return undefined;
     }
+  }
+
+  /** A refusal when the expected row names a lease that is no longer the writer's; else undefined. */
+  #leaseLost(ref: EventRef, expected: Expected): Extract<StoreTransition, { ok: false }> | undefined {
+    const lease = expected.lease;
+    if (lease === undefined) return undefined;
+    const held = this.#leaseOf.get(lease.paymentIntentId) as LeaseRow | undefined;
+    if (held !== undefined && held.owner === lease.owner && Number(held.token) === lease.token)
+      return undefined;
+    return {
+      ok: false,
+      row: this.#require(ref),
+      reason: `the lease on payment intent ${lease.paymentIntentId} is no longer this writer's (now ${held === undefined ? "free" : `held by ${held.owner}`})`,
+      leaseLost: true,
+    };
   }
 
   #settleOp(op: Extract<StoreOp, { op: "settle" }>): StoreSettle {
@@ -382,6 +468,8 @@ export class SqliteStore {
       return { kind: "corrected", row: this.#settle.get(...values) as unknown as Row, previous: row.outcome };
     }
     if (op.expected === null) throw new LedgerError("a failure can only be stored for an expected row");
+    const lost = this.#leaseLost(ref, op.expected);
+    if (lost !== undefined) return { kind: "lease_lost", row: lost.row };
     const done = this.#settleExpected.get(...values, op.expected.state, op.expected.attempts) as
       | Row
       | undefined;

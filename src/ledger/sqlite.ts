@@ -7,11 +7,13 @@
 // sync per batch instead of one per write. ThreadedSqliteLedger runs the same store on a worker thread.
 import {
   type AuditRow,
+  type LeaseRow,
   type OpResult,
   type Row,
   type SqliteOptions,
   SqliteStore,
   type StoreBegin,
+  type StoreClaim,
   type StoreOp,
   type StoreSettle,
   type StoreTransition,
@@ -21,6 +23,8 @@ import type {
   BeginResult,
   EventRef,
   Expected,
+  IntentLease,
+  LeaseClaim,
   Ledger,
   LedgerEntry,
   ManualSettlement,
@@ -108,9 +112,9 @@ export function toEntry(row: Row): LedgerEntry {
 }
 
 function toTransition(value: StoreTransition): Transition {
-  return value.ok
-    ? { ok: true, entry: toEntry(value.row) }
-    : { ok: false, entry: toEntry(value.row), reason: value.reason };
+  if (value.ok) return { ok: true, entry: toEntry(value.row) };
+  const refused = { ok: false as const, entry: toEntry(value.row), reason: value.reason };
+  return value.leaseLost === true ? { ...refused, leaseLost: true } : refused;
 }
 
 function toSettle(value: StoreSettle): SettleResult {
@@ -225,6 +229,24 @@ export abstract class StoreLedger implements Ledger {
     return toTransition((await this.execute(op)) as StoreTransition);
   }
 
+  async claimIntent(paymentIntentId: string, owner: string, ttlMs: number, now: Date): Promise<LeaseClaim> {
+    const op: StoreOp = { op: "claimIntent", paymentIntentId, owner, ttlMs, at: now.getTime() };
+    const claim = (await this.execute(op)) as StoreClaim;
+    return claim.ok
+      ? { ok: true, lease: toLease(claim.lease) }
+      : { ok: false, holder: claim.holder, expiresAt: new Date(claim.expiresAt) };
+  }
+
+  async renewIntents(leases: readonly IntentLease[], ttlMs: number, now: Date): Promise<IntentLease[]> {
+    if (leases.length === 0) return [];
+    const op: StoreOp = { op: "renewIntents", leases: leases.map(leaseRow), ttlMs, at: now.getTime() };
+    return ((await this.execute(op)) as LeaseRow[]).map(toLease);
+  }
+
+  async releaseIntent(lease: IntentLease): Promise<void> {
+    await this.execute({ op: "releaseIntent", lease: leaseRow(lease) });
+  }
+
   async audit(ref: EventRef): Promise<AuditRecord[]> {
     const rows = (await this.execute({ op: "audit", ref: plainRef(ref) })) as AuditRow[];
     return rows.map((r) => ({
@@ -241,7 +263,36 @@ export abstract class StoreLedger implements Ledger {
 }
 
 function plainExpected(expected: Expected): Expected {
-  return { state: expected.state, attempts: expected.attempts };
+  const { lease } = expected;
+  if (lease === undefined) return { state: expected.state, attempts: expected.attempts };
+  return {
+    state: expected.state,
+    attempts: expected.attempts,
+    lease: {
+      paymentIntentId: lease.paymentIntentId,
+      owner: lease.owner,
+      token: lease.token,
+      expiresAt: lease.expiresAt,
+    },
+  };
+}
+
+function toLease(row: LeaseRow): IntentLease {
+  return {
+    paymentIntentId: row.payment_intent_id,
+    owner: row.owner,
+    token: Number(row.token),
+    expiresAt: new Date(Number(row.expires_at)),
+  };
+}
+
+function leaseRow(lease: IntentLease): LeaseRow {
+  return {
+    payment_intent_id: lease.paymentIntentId,
+    owner: lease.owner,
+    token: lease.token,
+    expires_at: lease.expiresAt.getTime(),
+  };
 }
 
 /** Only the two fields of a reference, so a larger object (a whole entry) is not copied around. */

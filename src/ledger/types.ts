@@ -78,12 +78,42 @@ export type BeginResult =
 export interface Expected {
   readonly state: LedgerState;
   readonly attempts: number;
+  /**
+   * The writer's lease on the event's payment intent, when it works under one: the write applies only
+   * while that lease is still the writer's (same owner and token), so an instance whose lease expired
+   * and was taken over cannot write late.
+   */
+  readonly lease?: IntentLease;
 }
+
+/**
+ * The right to work on the events of one payment intent, held by one relay instance at a time (several
+ * instances may share a ledger). Taken before the first Dojo call of a burst of the intent's events,
+ * renewed while they run, released after; another instance may take it over only once it expired.
+ * The token grows with every change of holder, and fences a holder whose lease was taken over.
+ */
+export interface IntentLease {
+  readonly paymentIntentId: string;
+  readonly owner: string;
+  readonly token: number;
+  readonly expiresAt: Date;
+}
+
+export type LeaseClaim =
+  | { readonly ok: true; readonly lease: IntentLease }
+  /** Held by another live owner until `expiresAt`. */
+  | { readonly ok: false; readonly holder: string; readonly expiresAt: Date };
 
 /** A transition either applied, or was refused because the row moved on (`entry` is the row now). */
 export type Transition =
   | { readonly ok: true; readonly entry: LedgerEntry }
-  | { readonly ok: false; readonly entry: LedgerEntry; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly entry: LedgerEntry;
+      readonly reason: string;
+      /** Refused because the writer's lease is no longer its own. */
+      readonly leaseLost?: boolean;
+    };
 
 export interface SettleInput {
   readonly state: "succeeded" | "failed";
@@ -109,7 +139,9 @@ export type SettleResult =
    */
   | { readonly kind: "corrected"; readonly entry: LedgerEntry; readonly previous: unknown }
   /** A failure was refused because the row moved on since the decision (`entry` is the row now). */
-  | { readonly kind: "stale"; readonly entry: LedgerEntry };
+  | { readonly kind: "stale"; readonly entry: LedgerEntry }
+  /** A failure was refused because the writer's lease was taken over (`entry` is the row now). */
+  | { readonly kind: "lease_lost"; readonly entry: LedgerEntry };
 
 /** Why an event was parked for a person; cleared when the event settles. */
 export type ParkCode =
@@ -175,6 +207,18 @@ export interface Ledger {
   settleByHand(ref: EventRef, input: ManualSettlement, now: Date): Promise<Transition>;
   /** Audit records of one event, oldest first. */
   audit(ref: EventRef): Promise<AuditRecord[]>;
+  /**
+   * Takes the lease on a payment intent for `owner`: when nobody holds it, it expired, or `owner`
+   * already holds it (then it is extended and keeps its token). Atomic across instances.
+   */
+  claimIntent(paymentIntentId: string, owner: string, ttlMs: number, now: Date): Promise<LeaseClaim>;
+  /** Extends leases still held; returns those renewed (a lease taken over is missing from the answer). */
+  renewIntents(leases: readonly IntentLease[], ttlMs: number, now: Date): Promise<IntentLease[]>;
+  /**
+   * Gives a lease up (only if it is still this holder's, same token). The lease is kept as expired, so
+   * whoever takes it next gets a higher token.
+   */
+  releaseIntent(lease: IntentLease): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -55,6 +55,9 @@ export function guardLedger(ledger: Ledger, gate: FaultGate): Ledger {
     listParked: guard((limit: number) => ledger.listParked(limit), false),
     settleByHand: guard((...a: Parameters<Ledger["settleByHand"]>) => ledger.settleByHand(...a), true),
     audit: guard((ref: EventRef) => ledger.audit(ref), false),
+    claimIntent: guard((...a: Parameters<Ledger["claimIntent"]>) => ledger.claimIntent(...a), true),
+    renewIntents: guard((...a: Parameters<Ledger["renewIntents"]>) => ledger.renewIntents(...a), true),
+    releaseIntent: guard((...a: Parameters<Ledger["releaseIntent"]>) => ledger.releaseIntent(...a), true),
     close: () => ledger.close(),
   };
 }

@@ -361,6 +361,103 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
       expect(audit[0]?.at.toISOString()).toBe(later(2).toISOString());
     });
 
+    it("gives the lease on a payment intent to one owner at a time, and extends it for its holder", async () => {
+      const ledger = await fresh();
+      const a = await ledger.claimIntent("pi_lease", "relay-a", 30_000, t0);
+      expect(a).toMatchObject({
+        ok: true,
+        lease: { paymentIntentId: "pi_lease", owner: "relay-a", token: 1 },
+      });
+      if (!a.ok) throw new Error("unreachable");
+      expect(a.lease.expiresAt.toISOString()).toBe(later(30_000).toISOString());
+      const b = await ledger.claimIntent("pi_lease", "relay-b", 30_000, later(1_000));
+      expect(b).toMatchObject({ ok: false, holder: "relay-a" });
+      if (b.ok) throw new Error("unreachable");
+      expect(b.expiresAt.toISOString()).toBe(later(30_000).toISOString());
+      const again = await ledger.claimIntent("pi_lease", "relay-a", 30_000, later(2_000));
+      expect(again).toMatchObject({ ok: true, lease: { owner: "relay-a", token: 1 } });
+      expect((await ledger.claimIntent("pi_other", "relay-b", 30_000, later(2_000))).ok).toBe(true);
+    });
+
+    it("lets another owner take over an expired lease and refuses the old holder's late writes", async () => {
+      const ledger = await fresh();
+      const entry = sampleEntry({ paymentIntentId: "pi_takeover" });
+      await ledger.begin(entry, t0);
+      const old = await ledger.claimIntent("pi_takeover", "relay-a", 1_000, t0);
+      if (!old.ok) throw new Error("the first claim must succeed");
+      const taken = await ledger.claimIntent("pi_takeover", "relay-b", 1_000, later(1_000));
+      expect(taken).toMatchObject({ ok: true, lease: { owner: "relay-b", token: 2 } });
+      if (!taken.ok) throw new Error("unreachable");
+
+      const lateSubmit = await ledger.markSubmitting(
+        entry,
+        "refund",
+        { state: "received", attempts: 0, lease: old.lease },
+        later(1_001),
+      );
+      expect(lateSubmit).toMatchObject({
+        ok: false,
+        leaseLost: true,
+        entry: { state: "received", attempts: 0 },
+      });
+      const lateFailure = await ledger.settle(
+        entry,
+        {
+          state: "failed",
+          outcome: { late: true },
+          expected: { state: "received", attempts: 0, lease: old.lease },
+        },
+        later(1_002),
+      );
+      expect(lateFailure).toMatchObject({ kind: "lease_lost", entry: { state: "received", outcome: null } });
+
+      const current = await ledger.markSubmitting(
+        entry,
+        "refund",
+        { state: "received", attempts: 0, lease: taken.lease },
+        later(1_003),
+      );
+      expect(current).toMatchObject({ ok: true, entry: { state: "submitting", attempts: 1 } });
+      const lateUnknown = await ledger.markUnknown(
+        entry,
+        "timeout",
+        { state: "submitting", attempts: 1, lease: old.lease },
+        later(1_004),
+      );
+      expect(lateUnknown).toMatchObject({ ok: false, leaseLost: true });
+      // What Dojo confirmed is true whoever reports it.
+      const success = await ledger.settle(
+        entry,
+        { state: "succeeded", outcome: { ok: true }, refundId: "rfnd_late" },
+        later(1_005),
+      );
+      expect(success).toMatchObject({
+        kind: "settled",
+        entry: { state: "succeeded", refundId: "rfnd_late" },
+      });
+    });
+
+    it("renews only the leases still held and releases only its own", async () => {
+      const ledger = await fresh();
+      const mine = await ledger.claimIntent("pi_r1", "relay-a", 1_000, t0);
+      const lost = await ledger.claimIntent("pi_r2", "relay-a", 1_000, t0);
+      if (!mine.ok || !lost.ok) throw new Error("the claims must succeed");
+      await ledger.claimIntent("pi_r2", "relay-b", 1_000, later(1_000));
+      const renewed = await ledger.renewIntents([mine.lease, lost.lease], 5_000, later(900));
+      expect(renewed.map((l) => l.paymentIntentId)).toEqual(["pi_r1"]);
+      expect(renewed[0]?.expiresAt.toISOString()).toBe(later(5_900).toISOString());
+      await ledger.releaseIntent(lost.lease);
+      expect(await ledger.claimIntent("pi_r2", "relay-c", 1_000, later(1_100))).toMatchObject({
+        ok: false,
+        holder: "relay-b",
+      });
+      await ledger.releaseIntent(mine.lease);
+      expect(await ledger.claimIntent("pi_r1", "relay-c", 1_000, later(1_200))).toMatchObject({
+        ok: true,
+        lease: { owner: "relay-c", token: 2 },
+      });
+    });
+
     it("keeps events from different sources with the same id apart", async () => {
       const ledger = await fresh();
       const a = sampleEntry({ eventId: "evt-shared" });

@@ -337,6 +337,15 @@ export class FlakyLedger implements Ledger {
   audit(...a: Parameters<Ledger["audit"]>) {
     return this.#call("audit", () => this.inner.audit(...a));
   }
+  claimIntent(...a: Parameters<Ledger["claimIntent"]>) {
+    return this.#call("claimIntent", () => this.inner.claimIntent(...a));
+  }
+  renewIntents(...a: Parameters<Ledger["renewIntents"]>) {
+    return this.#call("renewIntents", () => this.inner.renewIntents(...a));
+  }
+  releaseIntent(...a: Parameters<Ledger["releaseIntent"]>) {
+    return this.#call("releaseIntent", () => this.inner.releaseIntent(...a));
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

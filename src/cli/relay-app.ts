@@ -116,6 +116,8 @@ export async function startRelay(
       stopping ??= (async () => {
         clearInterval(watchdog);
         const result = await relay.stop(config.shutdownTimeoutMs);
+        // Other instances sharing the ledger need not wait for these leases to expire.
+        await pipeline.releaseLeases().catch(() => undefined);
         await dojo.close();
         await ledger.close();
         logger.info(result, "refund-relay stopped");

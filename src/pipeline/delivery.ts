@@ -2,6 +2,7 @@
 // and fencing signals, and the waits between tries. Waits for a fault of the relay's own world do not
 // spend the budget: an hour without a ledger must not park every event that waited for it.
 import type { PaymentIntent } from "../dojo/index.ts";
+import type { IntentLease } from "../ledger/index.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
 import type { FaultGate, FaultKind } from "./fault-gate.ts";
 import type { DeliveryContext, InboundMessage, MessageResult } from "./types.ts";
@@ -30,6 +31,8 @@ export class Delivery {
   tries = 0;
   /** Waits for faults of the relay's own world, for their backoff. */
   #faultWaits = 0;
+  /** The lease on the event's payment intent this delivery works under (see IntentLeases). */
+  lease: IntentLease | undefined;
   /** Whether preflight already ran in this delivery (it runs once per delivery, before submitting). */
   preflighted = false;
   /**
@@ -120,6 +123,11 @@ export class Delivery {
     done.abort();
     this.startedAt += this.#now().getTime() - began;
     if (!slept || this.ctx.stop?.aborted === true) throw new Stopped();
+  }
+
+  /** A plain wait; false when the delivery was stopped meanwhile. */
+  sleepFor(ms: number): Promise<boolean> {
+    return sleep(ms, this.ctx.stop);
   }
 
   /** A wait between publish attempts; false when the delivery was stopped meanwhile. */

@@ -24,14 +24,16 @@ export class IntentMemo {
     this.#pending.set(paymentIntentId, (this.#pending.get(paymentIntentId) ?? 0) + 1);
   }
 
-  /** A delivery of the intent is over; the last one forgets the remembered read. */
-  finished(paymentIntentId: string): void {
+  /** A delivery of the intent is over; the last one forgets the remembered read and returns true. */
+  finished(paymentIntentId: string): boolean {
     const left = (this.#pending.get(paymentIntentId) ?? 1) - 1;
-    if (left > 0) this.#pending.set(paymentIntentId, left);
-    else {
-      this.#pending.delete(paymentIntentId);
-      this.#reads.delete(paymentIntentId);
+    if (left > 0) {
+      this.#pending.set(paymentIntentId, left);
+      return false;
     }
+    this.#pending.delete(paymentIntentId);
+    this.#reads.delete(paymentIntentId);
+    return true;
   }
 
   /** Whether events of the intent other than the running one are waiting (worth remembering a read for). */

@@ -4,6 +4,8 @@
 // delivery.ts (budget, stop and waits), settlement.ts (deciding with Dojo), preflight.ts, intent-memo.ts
 // (one read per burst of an intent's events), outcome-writer.ts (publishing and parking), faults.ts and
 // fault-gate.ts (faults of the relay's own world pause intake; they are never answers).
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import {
   type DecodeResult,
   decodeReturnApproved,
@@ -17,6 +19,7 @@ import type { Logger } from "../logger.ts";
 import { ABANDONED, Delivery, Stopped } from "./delivery.ts";
 import { FaultGate } from "./fault-gate.ts";
 import { DependencyFault, guardLedger } from "./faults.ts";
+import { IntentLeases, LeaseLost, type LeaseSettings } from "./intent-leases.ts";
 import { IntentMemo } from "./intent-memo.ts";
 import { invalidEventOutcome } from "./invalid-event.ts";
 import { OutcomeWriter } from "./outcome-writer.ts";
@@ -35,6 +38,11 @@ export interface PipelineSettings {
   readonly maxInFlight: number;
   readonly preflight: boolean;
   readonly reverseWhenAuthorized: boolean;
+  /**
+   * Leases on payment intents, for instances sharing a ledger: this instance's name in the ledger and
+   * the lease duration (default: host, process id and a random part; 30 s).
+   */
+  readonly lease?: Partial<LeaseSettings>;
   /** Budget of one delivery: Dojo attempts and wall-clock age before the message is parked. */
   readonly retry: {
     readonly maxAttempts: number;
@@ -66,6 +74,7 @@ export class RefundPipeline {
   readonly #memo = new IntentMemo();
   readonly #writer: OutcomeWriter;
   readonly #settler: DojoSettler;
+  readonly #leases: IntentLeases;
 
   constructor(settings: PipelineSettings, deps: PipelineDeps) {
     this.#s = settings;
@@ -82,6 +91,13 @@ export class RefundPipeline {
       logger: deps.logger,
       now: this.#now,
     });
+    this.#leases = new IntentLeases(
+      {
+        owner: settings.lease?.owner ?? defaultLeaseOwner(),
+        ttlMs: settings.lease?.ttlMs ?? DEFAULT_LEASE_MS,
+      },
+      { ledger: this.#ledger, logger: deps.logger, now: this.#now },
+    );
     this.#settler = new DojoSettler(settings, {
       ledger: this.#ledger,
       dojo: deps.dojo,
@@ -95,6 +111,11 @@ export class RefundPipeline {
   /** Messages holding a work slot right now. */
   get inFlight(): number {
     return this.#scheduler.running + this.#scheduler.queued;
+  }
+
+  /** Releases the leases this instance holds, so other instances need not wait for them to expire. */
+  releaseLeases(): Promise<void> {
+    return this.#leases.releaseAll();
   }
 
   /** Faults of the relay's own world; intake is paused while one is active. */
@@ -117,7 +138,7 @@ export class RefundPipeline {
       try {
         return await this.#deliver(delivery, decoded);
       } finally {
-        if (key !== undefined) this.#memo.finished(key);
+        if (key !== undefined && this.#memo.finished(key)) this.#leases.release(key);
       }
     });
   }
@@ -133,6 +154,16 @@ export class RefundPipeline {
           : await this.#rejectInvalid(delivery, decoded);
       } catch (error) {
         if (error instanceof Stopped) return ABANDONED;
+        if (error instanceof LeaseLost && decoded.ok) {
+          // Another instance took the intent over; take the lease again (waiting for it) and go on.
+          this.#log.warn(
+            { eventId: decoded.event.id, problem: error.message },
+            "lease lost; taking it again",
+          );
+          this.#leases.lost(decoded.event.data.paymentIntentId);
+          delivery.lease = undefined;
+          continue;
+        }
         try {
           if (error instanceof DependencyFault) {
             this.#gate.report(error.kind, error.message);
@@ -230,6 +261,10 @@ export class RefundPipeline {
     );
     if (begun.kind === "conflict")
       return this.#answerConflict(delivery, event, begun.entry, begun.reason, hash);
+    if (!SETTLED_STATES.has(begun.entry.state)) {
+      // Work on the event (and on its payment intent) happens under the intent's lease.
+      delivery.lease = await this.#leases.acquire(data.paymentIntentId, delivery);
+    }
 
     let entry = begun.entry;
     // An open row with attempts when the delivery begins was sent before (another delivery, instance or
@@ -261,7 +296,9 @@ export class RefundPipeline {
           parkedEvent(event),
         );
       }
-      const stored = await this.#store(event, settlement);
+      const stored = await this.#store(delivery, event, settlement);
+      if (stored.kind === "lease_lost")
+        throw new LeaseLost("the ledger refused a refusal: the lease was taken over");
       if (stored.kind === "stale") {
         // The row moved on since the decision (another instance submitted it): decide again.
         entry = stored.entry;
@@ -295,7 +332,11 @@ export class RefundPipeline {
   }
 
   /** Builds the outcome of a decided settlement and stores it, naming the row the decision saw. */
-  #store(event: ReturnApprovedEvent, settlement: Extract<Settlement, { state: "succeeded" | "failed" }>) {
+  #store(
+    delivery: Delivery,
+    event: ReturnApprovedEvent,
+    settlement: Extract<Settlement, { state: "succeeded" | "failed" }>,
+  ) {
     const ref = { source: event.source, eventId: event.id };
     const { entry, method, uncounted } = settlement;
     const attempts = entry.attempts + uncounted;
@@ -313,7 +354,7 @@ export class RefundPipeline {
     const outcome = failedOutcome(ctx, decision.code, decision.message, decision.error);
     return this.#ledger.settle(
       ref,
-      { state: "failed", outcome, expected: expectedOf(entry), requests },
+      { state: "failed", outcome, expected: expectedOf(entry, delivery), requests },
       this.#now(),
     );
   }
@@ -384,4 +425,11 @@ export class RefundPipeline {
 function parkedEvent(event: ReturnApprovedEvent) {
   const { specversion, id, source, type, data } = event;
   return { ref: { source, eventId: id }, event: { specversion, id, source, type, data } };
+}
+
+/** How long a lease on a payment intent lasts without renewal, unless configured. */
+export const DEFAULT_LEASE_MS = 30_000;
+
+function defaultLeaseOwner(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
 }

@@ -17,6 +17,7 @@ import { classifyReadError, classifyWriteError, type Decision } from "./classify
 import type { Delivery } from "./delivery.ts";
 import type { FaultGate } from "./fault-gate.ts";
 import { DependencyFault } from "./faults.ts";
+import { LeaseLost } from "./intent-leases.ts";
 import type { IntentMemo } from "./intent-memo.ts";
 import { couldIncludeOurRefund, describeIntent, explainRefusal, preflightVerdict } from "./preflight.ts";
 
@@ -65,10 +66,13 @@ type PreflightOutcome =
   | { readonly kind: "decided"; readonly decision: Decision }
   | { readonly kind: "park"; readonly message: string };
 
-export const expectedOf = (entry: LedgerEntry): Expected => ({
-  state: entry.state,
-  attempts: entry.attempts,
-});
+/** The row as this writer saw it, and the lease it works under: what a fenced write names. */
+export function expectedOf(entry: LedgerEntry, delivery?: Delivery): Expected {
+  const lease = delivery?.lease;
+  return lease === undefined
+    ? { state: entry.state, attempts: entry.attempts }
+    : { state: entry.state, attempts: entry.attempts, lease };
+}
 
 export class DojoSettler {
   readonly #s: SettlerSettings;
@@ -123,8 +127,14 @@ export class DojoSettler {
 
       delivery.checkStop();
       const taken = this.#d.memo.take(data.paymentIntentId);
-      const submitted = await this.#d.ledger.markSubmitting(ref, method, expectedOf(entry), this.#d.now());
+      const submitted = await this.#d.ledger.markSubmitting(
+        ref,
+        method,
+        expectedOf(entry, delivery),
+        this.#d.now(),
+      );
       if (!submitted.ok) {
+        if (submitted.leaseLost === true) throw new LeaseLost(submitted.reason);
         // Another writer moved the row on (or settled it): decide again from the row as it is now.
         entry = submitted.entry;
         continue;
@@ -147,7 +157,7 @@ export class DojoSettler {
         case "no_account": {
           // Nothing reached Dojo's refund logic; the row stays open for the next try.
           delivery.unapplied += 1;
-          const marked = await this.#markUnknown(entry, decision.error, answer.requests);
+          const marked = await this.#markUnknown(delivery, entry, decision.error, answer.requests);
           entry = marked.entry;
           if (decision.kind === "credentials") throw credentialsFault(decision.error);
           return noAccount(decision, method, entry);
@@ -155,7 +165,7 @@ export class DojoSettler {
         case "retry": {
           if (decision.error.kind === "indeterminate") delivery.ambiguous = true;
           else delivery.unapplied += 1;
-          const marked = await this.#markUnknown(entry, decision.error, answer.requests);
+          const marked = await this.#markUnknown(delivery, entry, decision.error, answer.requests);
           entry = marked.entry;
           if (!marked.ok) continue;
           if (method === "reversal" && decision.error.kind === "indeterminate") {
@@ -176,6 +186,7 @@ export class DojoSettler {
 
   /** Records an answerless (or answer-free) call on the row this writer last saw. */
   #markUnknown(
+    delivery: Delivery,
     entry: LedgerEntry,
     error: { readonly code: string; readonly message: string },
     requests: number,
@@ -183,7 +194,7 @@ export class DojoSettler {
     return this.#d.ledger.markUnknown(
       entry,
       `${error.code}: ${error.message}`,
-      expectedOf(entry),
+      expectedOf(entry, delivery),
       this.#d.now(),
       requests,
     );
@@ -271,7 +282,7 @@ export class DojoSettler {
       const marked = await this.#d.ledger.markUnknown(
         entry,
         `refused after an unanswered attempt: ${decision.message}`,
-        expectedOf(entry),
+        expectedOf(entry, delivery),
         this.#d.now(),
         requests,
       );

@@ -51,8 +51,16 @@ afterEach(async () => {
 
 type DojoPort = Pick<DojoClient, "createRefund" | "createReversal" | "getPaymentIntent">;
 
+/**
+ * Both instances carry one lease owner name, so the intent's lease keeps neither waiting (as when a
+ * lease was lost without either noticing): only the row's own fencing keeps their writes apart.
+ * leases.test.ts covers instances with leases of their own.
+ */
 function instance(ledger: SqliteLedger, sink: FakeSink, dojo: DojoPort): RefundPipeline {
-  return new RefundPipeline(SETTINGS, { ledger, dojo, sink, logger: silentLogger, random: () => 0 });
+  return new RefundPipeline(
+    { ...SETTINGS, lease: { owner: "one-owner-for-both" } },
+    { ledger, dojo, sink, logger: silentLogger, random: () => 0 },
+  );
 }
 
 /** The calls of one instance go to the shared Dojo through `hooks`, which may hold them. */
@@ -226,7 +234,7 @@ describe("finding B: two instances share one ledger and both get the same event"
     const bReading = deferred();
     const aAtDojo = deferred();
     const releaseA = deferred();
-    const settings = { ...SETTINGS, reverseWhenAuthorized: true };
+    const settings = { ...SETTINGS, reverseWhenAuthorized: true, lease: { owner: "one-owner-for-both" } };
     const a = new RefundPipeline(settings, {
       ledger: ledgerA,
       sink: sinkA,

@@ -1,15 +1,13 @@
 export { BatchingProducer } from "./batching-producer.ts";
 export { createKafka } from "./client.ts";
+export { ConsumerStoppedError } from "./crash.ts";
+export { KafkaDelivery, type KafkaOrigin, KafkaPartition } from "./delivery.ts";
 export { headersToRecord } from "./headers.ts";
 export { type OffsetRegression, PartitionOffsets } from "./offset-tracker.ts";
-export {
-  ConsumerStoppedError,
-  InputOffsetsWentBackError,
-  KafkaRelay,
-  type KafkaRelayOptions,
-  type KafkaRelayStats,
-  type MessageProcessor,
-} from "./relay.ts";
-export { DEAD_LETTER_HEADERS, type KafkaOrigin, KafkaOutcomeSink, type KafkaSinkTopics } from "./sink.ts";
+export { KafkaOutputs } from "./outputs.ts";
+export { InputOffsetsWentBackError } from "./regression.ts";
+export { KafkaRelay, type KafkaRelayOptions, type KafkaRelayStats, type MessageProcessor } from "./relay.ts";
+export { DEAD_LETTER_HEADERS, KafkaOutcomeSink, type KafkaSinkTopics } from "./sink.ts";
+export { KafkaSource } from "./source.ts";
 export { ensureTopics, MissingTopicsError } from "./topics.ts";
 export { type PartitionOffset, TransactionalBatcher } from "./transactional-batcher.ts";

@@ -3,15 +3,9 @@
 import { encodeOutcome, type InboundMessage } from "../../schemas/index.ts";
 import type { DeadLetterReason, OutcomeEvent, OutcomeSink } from "../../src/pipeline/index.ts";
 import type { RecordSender } from "./batching-producer.ts";
+import { KafkaDelivery } from "./delivery.ts";
 
-/** Where a consumed message came from; dead letters carry it so they can be traced and replayed. */
-export interface KafkaOrigin {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly key: Buffer | null;
-  readonly timestamp: string;
-}
+export type { KafkaOrigin } from "./delivery.ts";
 
 export interface KafkaSinkTopics {
   readonly succeeded: string;
@@ -37,17 +31,11 @@ export class KafkaOutcomeSink implements OutcomeSink {
   readonly #producer: RecordSender;
   readonly #topics: KafkaSinkTopics;
   readonly #mode: "structured" | "binary";
-  /** Origins of messages in flight, keyed by the message object the pipeline hands back. */
-  readonly #origins = new WeakMap<InboundMessage, KafkaOrigin>();
 
   constructor(producer: RecordSender, topics: KafkaSinkTopics, mode: "structured" | "binary") {
     this.#producer = producer;
     this.#topics = topics;
     this.#mode = mode;
-  }
-
-  remember(message: InboundMessage, origin: KafkaOrigin): void {
-    this.#origins.set(message, origin);
   }
 
   async publish(outcome: OutcomeEvent): Promise<void> {
@@ -59,7 +47,8 @@ export class KafkaOutcomeSink implements OutcomeSink {
   }
 
   async deadLetter(message: InboundMessage, reason: DeadLetterReason): Promise<void> {
-    const origin = this.#origins.get(message);
+    // The pipeline hands back the message it was given: for a consumed message, the delivery itself.
+    const origin = message instanceof KafkaDelivery ? message.origin : undefined;
     const headers: Record<string, string> = { ...(message.headers as Record<string, string> | undefined) };
     for (const [name, value] of Object.entries(headers)) if (value === undefined) delete headers[name];
     headers[DEAD_LETTER_HEADERS.code] = reason.code;

@@ -1,0 +1,180 @@
+// The Kafka consumer as an intake source: a consumer group whose batches become deliveries, one per
+// message, handed to the intake runner without waiting for the one before. Offsets are resolved by
+// hand, up to the last message handed over: messages left in a batch (intake closed) are fetched
+// again instead of being skipped. Pausing maps to kafkajs' partition pauses; acknowledging to offset
+// commits (commits.ts), which stop when the input offsets can no longer be trusted (recreation.ts,
+// crash.ts).
+import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Intake, IntakeSource } from "../../src/intake/index.ts";
+import { OffsetCommits } from "./commits.ts";
+import { CrashWatch } from "./crash.ts";
+import { KafkaDelivery, type KafkaPartition } from "./delivery.ts";
+import type { InputState } from "./input-state.ts";
+import type { KafkaOutputs } from "./outputs.ts";
+import { TopicWatch } from "./recreation.ts";
+
+export interface KafkaSourceOptions {
+  readonly kafka: Kafka;
+  readonly sessionTimeoutMs?: number;
+  readonly fetchMaxWaitMs?: number;
+  readonly fromBeginning?: boolean;
+  readonly commitIntervalMs?: number;
+  readonly topicCheckIntervalMs?: number;
+}
+
+export class KafkaSource implements IntakeSource<KafkaPartition> {
+  readonly #o: KafkaSourceOptions;
+  readonly #s: InputState;
+  readonly #outputs: KafkaOutputs;
+  readonly #consumer: Consumer;
+  readonly #commits: OffsetCommits;
+  readonly #topic: TopicWatch;
+  readonly #crash: CrashWatch;
+
+  constructor(options: KafkaSourceOptions, state: InputState, outputs: KafkaOutputs) {
+    this.#o = options;
+    this.#s = state;
+    this.#outputs = outputs;
+    const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+    this.#consumer = options.kafka.consumer({
+      groupId: state.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout,
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+      maxWaitTimeInMs: options.fetchMaxWaitMs ?? 100,
+    });
+    this.#commits = new OffsetCommits(state, this.#consumer, outputs.txn);
+    this.#topic = new TopicWatch(state, this.#commits);
+    this.#crash = new CrashWatch(state, this.#topic);
+  }
+
+  get pending(): number {
+    return this.#s.partitions.pending;
+  }
+
+  async open(intake: Intake<KafkaPartition>): Promise<void> {
+    const s = this.#s;
+    s.intake = intake;
+    await this.#consumer.connect();
+    // Few retries: a check that fails is simply made again at the next tick or commit.
+    const admin = this.#o.kafka.admin({ retry: { retries: 1 } });
+    await admin.connect();
+    s.admin = admin;
+    const consumer = this.#consumer;
+    const { GROUP_JOIN, REBALANCING, CRASH, STOP, COMMIT_OFFSETS } = consumer.events;
+    consumer.on(REBALANCING, () => {
+      s.partitions.rebalancing = true;
+    });
+    consumer.on(GROUP_JOIN, (event) => this.#onAssignment(intake, event.payload.memberAssignment));
+    consumer.on(CRASH, (event) => this.#crash.crashed(event.payload.error, event.payload.restart));
+    consumer.on(STOP, () => this.#crash.stopped());
+    consumer.on(COMMIT_OFFSETS, (event) => this.#commits.acknowledged(event.payload));
+    await consumer.subscribe({ topic: s.topic, fromBeginning: this.#o.fromBeginning ?? true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async (payload) => this.#onBatch(intake, payload),
+    });
+    this.#commits.start(this.#o.commitIntervalMs ?? 100);
+    this.#topic.start(this.#o.topicCheckIntervalMs ?? 5_000);
+  }
+
+  pause(): void {
+    try {
+      this.#consumer.pause([{ topic: this.#s.topic }]);
+    } catch (error) {
+      this.#notRunning(error);
+    }
+  }
+
+  resume(heldBack: ReadonlySet<KafkaPartition>): void {
+    const topic = this.#s.topic;
+    try {
+      this.#consumer.resume([{ topic }]);
+      if (heldBack.size > 0) {
+        this.#consumer.pause([{ topic, partitions: [...heldBack].map((lane) => lane.partition) }]);
+      }
+    } catch (error) {
+      this.#notRunning(error);
+    }
+  }
+
+  quiesce(): void {
+    this.#topic.stopTimer();
+    this.#crash.quiesce();
+  }
+
+  /** Commits what settled, then leaves the group. Unsettled messages will be delivered again. */
+  async close(): Promise<void> {
+    this.#commits.stopTimer();
+    await this.#topic.running;
+    await this.#commits.running;
+    await this.#commits.commit();
+    await this.#outputs.flush();
+    await this.#consumer.disconnect();
+    await this.#s.admin?.disconnect().catch(() => undefined);
+    await this.#outputs.close();
+  }
+
+  /** Between a crash and its restart kafkajs has no group to pause; the next join applies the state. */
+  #notRunning(error: unknown): void {
+    this.#s.log.debug({ err: error }, "consumer not running; pauses are applied when it joins again");
+  }
+
+  #onAssignment(intake: Intake<KafkaPartition>, assignment: Record<string, number[]>): void {
+    const partitions = this.#s.partitions;
+    for (const lane of partitions.assign(assignment[this.#s.topic] ?? [])) {
+      intake.forget(lane);
+      this.#s.log.info(
+        { partition: lane.partition },
+        "partition revoked; its unsettled messages will be redelivered to the new owner",
+      );
+    }
+    // kafkajs keeps a partition's pause across rebalances (a partition assigned back to us would stay
+    // paused with no tracker to resume it) and forgets every pause when it restarts after a crash.
+    intake.repause();
+    this.#s.log.info({ partitions: [...(partitions.owned ?? [])] }, "partitions assigned");
+  }
+
+  async #onBatch(intake: Intake<KafkaPartition>, { batch, resolveOffset }: EachBatchPayload): Promise<void> {
+    const s = this.#s;
+    const { partition, topic } = batch;
+    // Nothing is handed over and nothing resolved: kafkajs fetches these messages again once the
+    // partition is resumed (or a restart reads them from the committed offset).
+    if (intake.stopping || s.offsetsUntrusted) return;
+    if (!intake.accepting) {
+      intake.repause();
+      return;
+    }
+    // A batch for a partition outside the current assignment must not start work: its results would
+    // be committed against offsets another member is working on. kafkajs should never deliver one;
+    // if it does, say so loudly.
+    if (!s.partitions.owns(partition)) {
+      s.log.error({ partition, alert: true }, "batch for a partition this member does not own ignored");
+      return;
+    }
+    const lane = s.partitions.lane(partition);
+    const first = batch.messages[0];
+    if (first === undefined) return;
+    const regression = lane.offsets.checkBatch(Number(first.offset), Number(batch.highWatermark));
+    if (regression !== undefined) {
+      s.offsetsWentBack(partition, regression);
+      return;
+    }
+    let handedOver: string | undefined;
+    try {
+      for (const m of batch.messages) {
+        // Once stopping, or with the gate closed, nothing new starts; what is not taken is not resolved
+        // and comes back with a later fetch.
+        if (!intake.accepting) break;
+        handedOver = m.offset;
+        const offset = Number(m.offset);
+        if (!lane.offsets.add(offset)) continue;
+        intake.take(new KafkaDelivery(lane, topic, m, offset));
+      }
+    } finally {
+      if (handedOver !== undefined) resolveOffset(handedOver);
+    }
+    intake.taken(lane);
+  }
+}

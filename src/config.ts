@@ -6,7 +6,14 @@ import { inspect } from "node:util";
 import { z } from "zod";
 import { IDEMPOTENCY_NAMESPACE_PATTERN } from "../schemas/index.ts";
 import { type DojoAccounts, loadDojoAccounts } from "./dojo/index.ts";
-import { DEFAULT_LEDGER_URL } from "./ledger/index.ts";
+import {
+  DEFAULT_LEDGER_URL,
+  isPostgresUrl,
+  type PostgresLedgerSettings,
+  parsePostgresUrl,
+  redactLedgerUrl,
+  SSL_MODES,
+} from "./ledger/index.ts";
 import type { PipelineSettings } from "./pipeline/index.ts";
 
 /** Holds a secret so that logging, JSON-encoding or inspecting a config object never shows it. */
@@ -128,6 +135,21 @@ const EnvSchema = z.object({
   LEDGER_URL: text(DEFAULT_LEDGER_URL),
   LEDGER_SYNC: z.enum(["full", "normal"], { error: "must be full or normal" }).default("full"),
   LEDGER_OUTAGE_EXIT_MS: int(300_000, 0, 86_400_000),
+  LEDGER_LEASE_MS: int(30_000, 1_000, 600_000),
+  // PostgreSQL ledgers only (postgres:// or postgresql:// URLs).
+  LEDGER_PASSWORD_FILE: optionalText,
+  /** libpq's variable, used when neither the URL nor LEDGER_PASSWORD_FILE gives a password. */
+  PGPASSWORD: z
+    .string()
+    .optional()
+    .transform((v) => (v === "" ? undefined : v)),
+  LEDGER_SSL: z.enum(SSL_MODES, { error: `must be one of ${SSL_MODES.join(", ")}` }).optional(),
+  LEDGER_SSL_CA_FILE: optionalText,
+  LEDGER_POOL_SIZE: int(10, 1, 200),
+  LEDGER_STATEMENT_TIMEOUT_MS: int(5_000, 100, 600_000),
+  LEDGER_CONNECT_TIMEOUT_MS: int(5_000, 100, 120_000),
+  LEDGER_MIGRATE: z.enum(["auto", "off"], { error: "must be auto or off" }).default("auto"),
+  LEDGER_RETENTION_DAYS: int(30, 0, 36_500),
 
   MAX_IN_FLIGHT: int(512, 1, 100_000),
   PREFLIGHT: bool(true),
@@ -196,12 +218,18 @@ export interface RelayConfig {
     readonly connections: number;
   };
   readonly ledger: {
+    /** The ledger's URL without its password (safe to log). */
     readonly url: string;
     readonly synchronous: "full" | "normal";
     /** A ledger outage longer than this stops the relay (exit 3) so it is restarted; 0 never. */
     readonly outageExitMs: number;
+    /** Set for a PostgreSQL ledger: what opening it takes beyond the URL (the password as a Secret). */
+    readonly postgres?: PostgresLedgerSettings;
   };
-  readonly pipeline: Pick<PipelineSettings, "maxInFlight" | "preflight" | "reverseWhenAuthorized" | "retry">;
+  readonly pipeline: Pick<
+    PipelineSettings,
+    "maxInFlight" | "preflight" | "reverseWhenAuthorized" | "retry" | "lease"
+  >;
   readonly shutdownTimeoutMs: number;
   readonly httpPort: number;
 }
@@ -230,16 +258,18 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Parses and checks the environment; throws one ConfigError listing every problem. */
-export function loadConfig(
+/**
+ * Each variable is checked on its own, so one bad value does not hide the others or the checks across
+ * variables; a variable that fails takes its default for those checks.
+ */
+function parseVariables(
   env: Readonly<Record<string, string | undefined>>,
-  readFile: FileReader = readText,
-): RelayConfig {
-  // Each variable is checked on its own, so one bad value does not hide the others or the checks
-  // across variables below; a variable that fails takes its default for those checks.
-  const problems: string[] = [];
+  names: ReadonlyArray<keyof Env>,
+  problems: string[],
+): Env {
   const values: Record<string, unknown> = {};
-  for (const [name, schema] of Object.entries(EnvSchema.shape)) {
+  for (const name of names) {
+    const schema = EnvSchema.shape[name];
     const result = schema.safeParse(env[name]);
     if (result.success) {
       values[name] = result.data;
@@ -248,8 +278,11 @@ export function loadConfig(
       values[name] = schema.safeParse(undefined).data;
     }
   }
-  const e = values as Env;
-  const tryRead = (name: string, path: string | undefined): string | undefined => {
+  return values as Env;
+}
+
+function fileReader(readFile: FileReader, problems: string[]) {
+  return (name: string, path: string | undefined): string | undefined => {
     if (path === undefined) return undefined;
     try {
       return readFile(path);
@@ -258,6 +291,89 @@ export function loadConfig(
       return undefined;
     }
   };
+}
+
+/** How often a PostgreSQL ledger's retention sweep runs. */
+const SWEEP_INTERVAL_MS = 3_600_000;
+
+/**
+ * The ledger's settings. A postgres:// URL is checked here, so a bad one is a configuration error;
+ * its password (from the URL, LEDGER_PASSWORD_FILE or PGPASSWORD) moves into a Secret and the URL
+ * kept in the configuration has none, so logging the configuration or the URL never shows it.
+ */
+function ledgerSettings(
+  e: Env,
+  tryRead: ReturnType<typeof fileReader>,
+  problems: string[],
+): RelayConfig["ledger"] {
+  const base = { synchronous: e.LEDGER_SYNC, outageExitMs: e.LEDGER_OUTAGE_EXIT_MS };
+  const url = e.LEDGER_URL;
+  if (!isPostgresUrl(url)) {
+    if (!url.startsWith("sqlite:")) {
+      const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1] ?? "(none)";
+      problems.push(
+        `LEDGER_URL: unsupported scheme "${scheme}"; supported: sqlite:<path>, postgres://user@host:port/database (or postgresql://)`,
+      );
+    }
+    return { url, ...base };
+  }
+  let urlPassword: string | undefined;
+  try {
+    urlPassword = parsePostgresUrl(url).password;
+  } catch (error) {
+    problems.push(`LEDGER_URL: ${(error as Error).message} (${redactLedgerUrl(url)})`);
+  }
+  if (urlPassword !== undefined && e.LEDGER_PASSWORD_FILE !== undefined) {
+    problems.push("LEDGER_URL, LEDGER_PASSWORD_FILE: the URL has a password already; give it in one place");
+  }
+  // A file written by `echo` ends with a newline that is not part of the password.
+  const filePassword = tryRead("LEDGER_PASSWORD_FILE", e.LEDGER_PASSWORD_FILE)?.replace(/\r?\n$/, "");
+  const password = urlPassword ?? filePassword ?? e.PGPASSWORD;
+  const sslCa = tryRead("LEDGER_SSL_CA_FILE", e.LEDGER_SSL_CA_FILE);
+  return {
+    url: redactLedgerUrl(url),
+    ...base,
+    postgres: {
+      ...(password === undefined ? {} : { password: new Secret(password) }),
+      ...(e.LEDGER_SSL === undefined ? {} : { ssl: e.LEDGER_SSL }),
+      ...(sslCa === undefined ? {} : { sslCa }),
+      poolSize: e.LEDGER_POOL_SIZE,
+      statementTimeoutMs: e.LEDGER_STATEMENT_TIMEOUT_MS,
+      connectTimeoutMs: e.LEDGER_CONNECT_TIMEOUT_MS,
+      migrate: e.LEDGER_MIGRATE,
+      retentionDays: e.LEDGER_RETENTION_DAYS,
+      sweepIntervalMs: e.LEDGER_RETENTION_DAYS > 0 ? SWEEP_INTERVAL_MS : 0,
+    },
+  };
+}
+
+const LEDGER_VARIABLES = (Object.keys(EnvSchema.shape) as Array<keyof Env>).filter(
+  (name) => name.startsWith("LEDGER_") || name === "PGPASSWORD",
+);
+
+/**
+ * Only the ledger's settings, for commands that touch nothing else (`refund-relay ledger`); same
+ * checks and messages as loadConfig.
+ */
+export function loadLedgerConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: FileReader = readText,
+): RelayConfig["ledger"] {
+  const problems: string[] = [];
+  const e = parseVariables(env, LEDGER_VARIABLES, problems);
+  const ledger = ledgerSettings(e, fileReader(readFile, problems), problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(ledger);
+}
+
+/** Parses and checks the environment; throws one ConfigError listing every problem. */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: FileReader = readText,
+): RelayConfig {
+  const problems: string[] = [];
+  const e = parseVariables(env, Object.keys(EnvSchema.shape) as Array<keyof Env>, problems);
+  const tryRead = fileReader(readFile, problems);
 
   // Files are read here (not by the accounts loader) so every source of configuration goes through one
   // reader. The loader checks key prefixes and the accounts document; its errors never quote a key.
@@ -343,6 +459,8 @@ export function loadConfig(
     problems.push("RELAY_SOURCE: sqs is not available in this version; use kafka");
   }
 
+  const ledger = ledgerSettings(e, tryRead, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     source: e.RELAY_SOURCE,
@@ -360,11 +478,12 @@ export function loadConfig(
       timeoutMs: e.DOJO_TIMEOUT_MS,
       connections: e.DOJO_CONNECTIONS === 0 ? e.MAX_IN_FLIGHT : e.DOJO_CONNECTIONS,
     },
-    ledger: { url: e.LEDGER_URL, synchronous: e.LEDGER_SYNC, outageExitMs: e.LEDGER_OUTAGE_EXIT_MS },
+    ledger,
     pipeline: {
       maxInFlight: e.MAX_IN_FLIGHT,
       preflight: e.PREFLIGHT,
       reverseWhenAuthorized: e.REVERSE_WHEN_AUTHORIZED,
+      lease: { ttlMs: e.LEDGER_LEASE_MS },
       retry: {
         maxAttempts: e.RETRY_MAX_ATTEMPTS,
         maxAgeMs: e.RETRY_MAX_AGE_MS,

@@ -24,6 +24,7 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
   "dojo-sim": async () => (await import("./dojo-sim.ts")).dojoSimCommand,
   start: async () => (await import("./start.ts")).startCommand,
   reconcile: async () => (await import("./reconcile.ts")).reconcileCommand,
+  ledger: async () => (await import("./ledger.ts")).ledgerCommand,
 };
 
 function usage(): string {
@@ -36,6 +37,8 @@ function usage(): string {
     "  start                 run the relay with configuration from the environment",
     "  reconcile <list|show|settle|publish>",
     "                        list, show and settle events parked for a person",
+    "  ledger <migrate|status>",
+    "                        migrate the PostgreSQL ledger's schema, or show its version and counts",
     "",
     "Run `refund-relay <command> --help` for the options of one command.",
     "",

@@ -265,7 +265,14 @@ async function openSession(io: CliIo, needsKafka: boolean): Promise<Session> {
   }
   let ledger: Ledger;
   try {
-    ledger = await openLedger(url, { synchronous: config.ledger.synchronous, thread: "caller" });
+    const postgres = config.ledger.postgres;
+    ledger = await openLedger(url, {
+      synchronous: config.ledger.synchronous,
+      thread: "caller",
+      // A short-lived command sweeps nothing.
+      ...(postgres === undefined ? {} : { postgres: { ...postgres, sweepIntervalMs: 0 } }),
+      logger,
+    });
   } catch (error) {
     throw new Stop(EXIT_FAILURE, `cannot open the ledger: ${(error as Error).message}`);
   }

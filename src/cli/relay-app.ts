@@ -27,7 +27,11 @@ export async function startRelay(
 ): Promise<RunningRelay> {
   const kafkaSettings = config.kafka;
   if (kafkaSettings === undefined) throw new Error("RELAY_SOURCE=kafka needs the KAFKA_* settings");
-  const ledger = await openLedger(config.ledger.url, { synchronous: config.ledger.synchronous });
+  const ledger = await openLedger(config.ledger.url, {
+    synchronous: config.ledger.synchronous,
+    postgres: config.ledger.postgres,
+    logger,
+  });
   const dojo = createDojoClient({
     baseUrl: config.dojo.baseUrl,
     apiVersion: config.dojo.apiVersion,

@@ -1,8 +1,21 @@
 import { resolve } from "node:path";
+import type { Logger } from "../logger.ts";
+import { PostgresLedger } from "./postgres.ts";
+import { isPostgresUrl, type PostgresLedgerSettings } from "./postgres-settings.ts";
 import { SqliteLedger } from "./sqlite.ts";
 import { ThreadedSqliteLedger } from "./sqlite-threaded.ts";
 import type { Ledger } from "./types.ts";
 
+export { PostgresLedger, type PostgresLedgerOptions } from "./postgres.ts";
+export type { SweepResult } from "./postgres-retention.ts";
+export {
+  isPostgresUrl,
+  type PostgresLedgerSettings,
+  parsePostgresUrl,
+  redactLedgerUrl,
+  SSL_MODES,
+  type SslMode,
+} from "./postgres-settings.ts";
 export { SqliteLedger, type SqliteLedgerOptions, StoreLedger } from "./sqlite.ts";
 export { ThreadedSqliteLedger } from "./sqlite-threaded.ts";
 export * from "./types.ts";
@@ -13,11 +26,20 @@ export interface OpenLedgerOptions {
   readonly synchronous?: "full" | "normal";
   /** Run the SQLite connection on a worker thread (the default) or on the calling thread. */
   readonly thread?: "worker" | "caller";
+  /**
+   * Settings of a postgres:// ledger: password, TLS, pool, timeouts, migrations at start-up and the
+   * periodic retention sweep (with `retentionDays` and `sweepIntervalMs`). Without them the URL
+   * alone decides, migrations run, and nothing is swept.
+   */
+  readonly postgres?: PostgresLedgerSettings | undefined;
+  /** Hears of a PostgreSQL ledger's lost idle connections, migrations and sweeps. */
+  readonly logger?: Logger | undefined;
 }
 
 /**
- * Opens the ledger named by a URL: `sqlite:<path>` (relative to the working directory) or
- * `sqlite::memory:`. Other schemes are rejected with the list of supported ones.
+ * Opens the ledger named by a URL: `sqlite:<path>` (relative to the working directory),
+ * `sqlite::memory:`, or `postgres://` / `postgresql://user@host:port/database`. Other schemes are
+ * rejected with the list of supported ones.
  */
 export async function openLedger(url: string, options: OpenLedgerOptions = {}): Promise<Ledger> {
   if (url.startsWith("sqlite:")) {
@@ -30,6 +52,11 @@ export async function openLedger(url: string, options: OpenLedgerOptions = {}): 
     };
     return options.thread === "caller" ? new SqliteLedger(settings) : ThreadedSqliteLedger.open(settings);
   }
+  if (isPostgresUrl(url)) {
+    return PostgresLedger.open({ ...options.postgres, url, logger: options.logger });
+  }
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1] ?? "(none)";
-  throw new Error(`LEDGER_URL: unsupported scheme "${scheme}"; supported: sqlite:<path>`);
+  throw new Error(
+    `LEDGER_URL: unsupported scheme "${scheme}"; supported: sqlite:<path>, postgres://user@host:port/database (or postgresql://)`,
+  );
 }

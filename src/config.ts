@@ -1,10 +1,23 @@
 // Configuration: read from the environment once at start-up, validated with zod, every problem
-// reported in one message, then frozen. Nothing else in the process reads process.env.
+// reported in one message, then frozen. Nothing else in the process reads process.env. The core's own
+// settings are here; each transport brings its own fragment (consumers/<transport>/config.ts), and only
+// the fragment RELAY_SOURCE selects is read.
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
-import { inspect } from "node:util";
 import { z } from "zod";
+import { KAFKA_CONFIG } from "../consumers/kafka/config.ts";
+import { SQS_CONFIG } from "../consumers/sqs/config.ts";
 import { IDEMPOTENCY_NAMESPACE_PATTERN } from "../schemas/index.ts";
+import {
+  bool,
+  type FragmentContext,
+  int,
+  optionalText,
+  parseVariables,
+  Secret,
+  type TransportFragment,
+  text,
+  variablesOf,
+} from "./config-parts.ts";
 import { type DojoAccounts, loadDojoAccounts } from "./dojo/index.ts";
 import {
   DEFAULT_LEDGER_URL,
@@ -16,64 +29,27 @@ import {
 } from "./ledger/index.ts";
 import type { PipelineSettings } from "./pipeline/index.ts";
 
-/** Holds a secret so that logging, JSON-encoding or inspecting a config object never shows it. */
-export class Secret {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
-  }
-  reveal(): string {
-    return this.#value;
-  }
-  toJSON(): string {
-    return "[redacted]";
-  }
-  toString(): string {
-    return "[redacted]";
-  }
-  [inspect.custom](): string {
-    return "Secret([redacted])";
-  }
-}
+export type { KafkaSettings } from "../consumers/kafka/config.ts";
+export type { SqsSettings } from "../consumers/sqs/config.ts";
+export { Secret } from "./config-parts.ts";
 
-const bool = (fallback: boolean) =>
-  z
-    .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
-    .optional()
-    .transform((v) => (v === undefined ? fallback : v === "true" || v === "1" || v === "yes"));
+/**
+ * The transports, by their RELAY_SOURCE value. Adding one adds its fragment here; the core's settings
+ * below do not change.
+ */
+const TRANSPORTS = { kafka: KAFKA_CONFIG, sqs: SQS_CONFIG } as const;
+type TransportName = keyof typeof TRANSPORTS;
+const TRANSPORT_NAMES = Object.keys(TRANSPORTS) as [TransportName, ...TransportName[]];
 
-const int = (fallback: number, min: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === "") return fallback;
-      const n = Number(v);
-      if (!Number.isSafeInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: "custom", message: `must be an integer from ${min} to ${max}, got "${v}"` });
-        return z.NEVER;
-      }
-      return n;
-    });
-
-const text = (fallback: string) =>
-  z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === "" ? fallback : v.trim()));
-
-const optionalText = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
-
-const topic = (fallback: string) =>
-  text(fallback).pipe(
-    z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, "must be a Kafka topic name ([A-Za-z0-9._-], 1-249 chars)"),
-  );
+/** The selected transport's settings, under its name (`config.kafka`, `config.sqs`). */
+export type TransportSettings = {
+  readonly [K in TransportName]?: ReturnType<(typeof TRANSPORTS)[K]["settings"]>;
+};
 
 const EnvSchema = z.object({
-  RELAY_SOURCE: z.enum(["kafka", "sqs"], { error: "must be kafka or sqs" }).default("kafka"),
+  RELAY_SOURCE: z
+    .enum(TRANSPORT_NAMES, { error: `must be ${TRANSPORT_NAMES.join(" or ")}` })
+    .default("kafka"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   EVENT_SOURCE: text("urn:refund-relay"),
   OUTCOME_MODE: z
@@ -88,34 +64,6 @@ const EnvSchema = z.object({
       ),
   ),
   MAX_MESSAGE_BYTES: int(262_144, 1024, 16 * 1024 * 1024),
-
-  KAFKA_BROKERS: optionalText,
-  KAFKA_CLIENT_ID: text("refund-relay"),
-  KAFKA_GROUP_ID: text("refund-relay"),
-  KAFKA_INPUT_TOPIC: topic("return.approved"),
-  KAFKA_SUCCEEDED_TOPIC: topic("refund.succeeded"),
-  KAFKA_FAILED_TOPIC: topic("refund.failed"),
-  KAFKA_DLQ_TOPIC: topic("return.approved.dlq"),
-  KAFKA_TRANSACTIONAL: bool(false),
-  KAFKA_TRANSACTIONAL_ID: optionalText,
-  KAFKA_SSL: bool(false),
-  KAFKA_SSL_CA_FILE: optionalText,
-  KAFKA_SSL_CERT_FILE: optionalText,
-  KAFKA_SSL_KEY_FILE: optionalText,
-  KAFKA_SSL_REJECT_UNAUTHORIZED: bool(true),
-  KAFKA_SASL_MECHANISM: z
-    .enum(["plain", "scram-sha-256", "scram-sha-512"], {
-      error: "must be plain, scram-sha-256 or scram-sha-512",
-    })
-    .optional(),
-  KAFKA_SASL_USERNAME: optionalText,
-  KAFKA_SASL_PASSWORD: optionalText,
-  KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(250, 1, 100_000),
-  KAFKA_FROM_BEGINNING: bool(true),
-  KAFKA_FETCH_MAX_WAIT_MS: int(100, 10, 10_000),
-  KAFKA_TOPIC_CHECK_MS: int(5_000, 500, 600_000),
-  KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
-  KAFKA_CREATE_TOPICS: bool(false),
 
   DOJO_BASE_URL: text("https://api.dojo.tech").pipe(
     z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
@@ -164,50 +112,13 @@ const EnvSchema = z.object({
 
 type Env = z.output<typeof EnvSchema>;
 
-export interface KafkaSettings {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly groupId: string;
-  readonly inputTopic: string;
-  readonly succeededTopic: string;
-  readonly failedTopic: string;
-  readonly dlqTopic: string;
-  readonly transactional: boolean;
-  readonly transactionalId: string;
-  readonly maxInFlightPerPartition: number;
-  /** How long the group waits for a silent member (a crashed relay) before handing its partitions on. */
-  readonly sessionTimeoutMs: number;
-  /** How long a fetch waits for data, and how long the consumer idles when every partition is paused. */
-  readonly fetchMaxWaitMs: number;
-  /** How often the input topic is checked for offsets that went backwards (deleted, recreated, truncated). */
-  readonly topicCheckIntervalMs: number;
-  /** Create missing topics at start-up instead of refusing to start. */
-  readonly createTopics: boolean;
-  /** Where a group without committed offsets starts: the earliest retained event, or only new ones. */
-  readonly fromBeginning: boolean;
-  readonly ssl:
-    | false
-    | {
-        readonly ca?: string;
-        readonly cert?: string;
-        readonly key?: Secret;
-        readonly rejectUnauthorized: boolean;
-      };
-  readonly sasl?: {
-    readonly mechanism: "plain" | "scram-sha-256" | "scram-sha-512";
-    readonly username: string;
-    readonly password: Secret;
-  };
-}
-
-export interface RelayConfig {
-  readonly source: "kafka" | "sqs";
+export interface RelayConfig extends TransportSettings {
+  readonly source: TransportName;
   readonly logLevel: Env["LOG_LEVEL"];
   readonly eventSource: string;
   readonly outcomeMode: "structured" | "binary";
   readonly idempotencyNamespace: string;
   readonly maxMessageBytes: number;
-  readonly kafka?: KafkaSettings;
   readonly dojo: {
     readonly baseUrl: string;
     readonly apiVersion: string;
@@ -258,31 +169,8 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/**
- * Each variable is checked on its own, so one bad value does not hide the others or the checks across
- * variables; a variable that fails takes its default for those checks.
- */
-function parseVariables(
-  env: Readonly<Record<string, string | undefined>>,
-  names: ReadonlyArray<keyof Env>,
-  problems: string[],
-): Env {
-  const values: Record<string, unknown> = {};
-  for (const name of names) {
-    const schema = EnvSchema.shape[name];
-    const result = schema.safeParse(env[name]);
-    if (result.success) {
-      values[name] = result.data;
-    } else {
-      for (const issue of result.error.issues) problems.push(`${name}: ${issue.message}`);
-      values[name] = schema.safeParse(undefined).data;
-    }
-  }
-  return values as Env;
-}
-
-function fileReader(readFile: FileReader, problems: string[]) {
-  return (name: string, path: string | undefined): string | undefined => {
+function fileReader(readFile: FileReader, problems: string[]): FragmentContext["tryRead"] {
+  return (name, path) => {
     if (path === undefined) return undefined;
     try {
       return readFile(path);
@@ -303,7 +191,7 @@ const SWEEP_INTERVAL_MS = 3_600_000;
  */
 function ledgerSettings(
   e: Env,
-  tryRead: ReturnType<typeof fileReader>,
+  tryRead: FragmentContext["tryRead"],
   problems: string[],
 ): RelayConfig["ledger"] {
   const base = { synchronous: e.LEDGER_SYNC, outageExitMs: e.LEDGER_OUTAGE_EXIT_MS };
@@ -347,7 +235,7 @@ function ledgerSettings(
   };
 }
 
-const LEDGER_VARIABLES = (Object.keys(EnvSchema.shape) as Array<keyof Env>).filter(
+const LEDGER_VARIABLES = variablesOf(EnvSchema).filter(
   (name) => name.startsWith("LEDGER_") || name === "PGPASSWORD",
 );
 
@@ -360,10 +248,24 @@ export function loadLedgerConfig(
   readFile: FileReader = readText,
 ): RelayConfig["ledger"] {
   const problems: string[] = [];
-  const e = parseVariables(env, LEDGER_VARIABLES, problems);
+  const e = parseVariables(EnvSchema, env, LEDGER_VARIABLES, problems);
   const ledger = ledgerSettings(e, fileReader(readFile, problems), problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(ledger);
+}
+
+/**
+ * Parses the selected transport's variables now (so their problems are listed with the core's) and
+ * returns the step that builds its settings once the core's checks are done.
+ */
+function readTransport(
+  name: TransportName,
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+): (ctx: FragmentContext) => unknown {
+  const fragment = TRANSPORTS[name] as TransportFragment<z.ZodRawShape, unknown>;
+  const values = parseVariables(fragment.variables, env, variablesOf(fragment.variables), problems);
+  return (ctx) => fragment.settings(values, ctx);
 }
 
 /** Parses and checks the environment; throws one ConfigError listing every problem. */
@@ -372,8 +274,9 @@ export function loadConfig(
   readFile: FileReader = readText,
 ): RelayConfig {
   const problems: string[] = [];
-  const e = parseVariables(env, Object.keys(EnvSchema.shape) as Array<keyof Env>, problems);
+  const e = parseVariables(EnvSchema, env, variablesOf(EnvSchema), problems);
   const tryRead = fileReader(readFile, problems);
+  const transport = readTransport(e.RELAY_SOURCE, env, problems);
 
   // Files are read here (not by the accounts loader) so every source of configuration goes through one
   // reader. The loader checks key prefixes and the accounts document; its errors never quote a key.
@@ -402,62 +305,7 @@ export function loadConfig(
     problems.push("RETRY_MAX_DELAY_MS: must not be below RETRY_BASE_DELAY_MS");
   }
 
-  let kafka: KafkaSettings | undefined;
-  if (e.RELAY_SOURCE === "kafka") {
-    const brokers = (e.KAFKA_BROKERS ?? "")
-      .split(",")
-      .map((b) => b.trim())
-      .filter((b) => b !== "");
-    if (brokers.length === 0)
-      problems.push("KAFKA_BROKERS: required when RELAY_SOURCE=kafka (host:port,...)");
-    for (const b of brokers)
-      if (!/^[^\s:]+:\d{1,5}$/.test(b)) problems.push(`KAFKA_BROKERS: "${b}" is not host:port`);
-    let sasl: KafkaSettings["sasl"];
-    if (e.KAFKA_SASL_MECHANISM !== undefined) {
-      if (e.KAFKA_SASL_USERNAME === undefined)
-        problems.push("KAFKA_SASL_USERNAME: required with KAFKA_SASL_MECHANISM");
-      if (e.KAFKA_SASL_PASSWORD === undefined)
-        problems.push("KAFKA_SASL_PASSWORD: required with KAFKA_SASL_MECHANISM");
-      sasl = {
-        mechanism: e.KAFKA_SASL_MECHANISM,
-        username: e.KAFKA_SASL_USERNAME ?? "",
-        password: new Secret(e.KAFKA_SASL_PASSWORD ?? ""),
-      };
-    }
-    const ca = tryRead("KAFKA_SSL_CA_FILE", e.KAFKA_SSL_CA_FILE);
-    const cert = tryRead("KAFKA_SSL_CERT_FILE", e.KAFKA_SSL_CERT_FILE);
-    const key = tryRead("KAFKA_SSL_KEY_FILE", e.KAFKA_SSL_KEY_FILE);
-    kafka = {
-      brokers,
-      clientId: e.KAFKA_CLIENT_ID,
-      groupId: e.KAFKA_GROUP_ID,
-      inputTopic: e.KAFKA_INPUT_TOPIC,
-      succeededTopic: e.KAFKA_SUCCEEDED_TOPIC,
-      failedTopic: e.KAFKA_FAILED_TOPIC,
-      dlqTopic: e.KAFKA_DLQ_TOPIC,
-      transactional: e.KAFKA_TRANSACTIONAL,
-      // Unique per instance (two instances sharing an id would fence each other), stable across restarts
-      // of the same host so a restarted relay fences its own zombie.
-      transactionalId: e.KAFKA_TRANSACTIONAL_ID ?? `${e.KAFKA_GROUP_ID}-${hostname()}`,
-      maxInFlightPerPartition: e.KAFKA_MAX_IN_FLIGHT_PER_PARTITION,
-      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
-      fetchMaxWaitMs: e.KAFKA_FETCH_MAX_WAIT_MS,
-      topicCheckIntervalMs: e.KAFKA_TOPIC_CHECK_MS,
-      createTopics: e.KAFKA_CREATE_TOPICS,
-      fromBeginning: e.KAFKA_FROM_BEGINNING,
-      ssl: e.KAFKA_SSL
-        ? {
-            rejectUnauthorized: e.KAFKA_SSL_REJECT_UNAUTHORIZED,
-            ...(ca === undefined ? {} : { ca }),
-            ...(cert === undefined ? {} : { cert }),
-            ...(key === undefined ? {} : { key: new Secret(key) }),
-          }
-        : false,
-      ...(sasl === undefined ? {} : { sasl }),
-    };
-  } else {
-    problems.push("RELAY_SOURCE: sqs is not available in this version; use kafka");
-  }
+  const transportSettings = transport({ problems, tryRead });
 
   const ledger = ledgerSettings(e, tryRead, problems);
 
@@ -469,7 +317,7 @@ export function loadConfig(
     outcomeMode: e.OUTCOME_MODE,
     idempotencyNamespace: e.IDEMPOTENCY_NAMESPACE,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
-    ...(kafka === undefined ? {} : { kafka }),
+    [e.RELAY_SOURCE]: transportSettings,
     dojo: {
       baseUrl: e.DOJO_BASE_URL,
       apiVersion: e.DOJO_API_VERSION,

@@ -237,9 +237,13 @@ describe("loadConfig problems", () => {
     expect(problemsOf({ ...BASE, KAFKA_SASL_MECHANISM: "gssapi" })[0]).toMatch(/^KAFKA_SASL_MECHANISM: /);
   });
 
-  it("rejects RELAY_SOURCE=sqs as not available", () => {
+  it("names every missing SQS setting for RELAY_SOURCE=sqs, and refuses an unknown source", () => {
     expect(problemsOf({ ...BASE, RELAY_SOURCE: "sqs" })).toEqual([
-      "RELAY_SOURCE: sqs is not available in this version; use kafka",
+      "SQS_INPUT_QUEUE_URL: required when RELAY_SOURCE=sqs (a queue URL)",
+      "SQS_SUCCEEDED_QUEUE_URL: required when RELAY_SOURCE=sqs (a queue URL)",
+      "SQS_FAILED_QUEUE_URL: required when RELAY_SOURCE=sqs (a queue URL)",
+      "SQS_DLQ_URL: required when RELAY_SOURCE=sqs (a queue URL)",
+      "AWS_REGION: required when RELAY_SOURCE=sqs and the queue URL names no region",
     ]);
     expect(problemsOf({ ...BASE, RELAY_SOURCE: "rabbit" })).toEqual(["RELAY_SOURCE: must be kafka or sqs"]);
   });

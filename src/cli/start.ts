@@ -8,12 +8,14 @@ import { startRelay } from "./relay-app.ts";
 const HELP = `usage: refund-relay start
 
 Runs the relay with configuration from the environment until SIGTERM or SIGINT, then drains in-flight
-work (SHUTDOWN_TIMEOUT_MS) and exits 0. See README.md for every setting.
+work (SHUTDOWN_TIMEOUT_MS) and exits 0. RELAY_SOURCE picks the transport: kafka (KAFKA_*) or sqs
+(SQS_*, AWS_REGION). See README.md for every setting.
 
-Exit codes: 0 stopped by a signal after draining; 1 could not start (a broker or topic missing, the
-ledger cannot be opened) or a shutdown step hung; 2 configuration error, including a Dojo key that
-Dojo rejects at start-up; 3 stopped itself on a state it cannot leave (Kafka consumer crashed for
-good, transactional producer fenced, input offsets went backwards): restart it.
+Exit codes: 0 stopped by a signal after draining; 1 could not start (a broker, topic or queue missing,
+the ledger cannot be opened) or a shutdown step hung; 2 configuration error, including a Dojo key
+that Dojo rejects at start-up; 3 stopped itself on a state it cannot leave (Kafka consumer crashed
+for good, transactional producer fenced, input offsets went backwards, ledger unavailable past
+LEDGER_OUTAGE_EXIT_MS): restart it.
 `;
 
 export const startCommand: Subcommand = {

@@ -18,6 +18,7 @@ import { createLogger, type Logger } from "../../../src/logger.ts";
 import type {
   DeadLetterReason,
   IntakeGate,
+  MessageResult,
   OutcomeSink,
   PipelineSettings,
 } from "../../../src/pipeline/index.ts";
@@ -377,4 +378,15 @@ export function recordingLogger(): { logger: Logger; lines: Array<Record<string,
     },
   } as unknown as NodeJS.WritableStream;
   return { logger: createLogger({ level: "debug", destination }), lines };
+}
+
+/** The outcome of a result that must be "published"; fails the test with the status otherwise. */
+export function published(result: MessageResult | undefined): OutcomeEvent {
+  if (result?.status !== "published") throw new Error(`expected a published result, got ${result?.status}`);
+  return result.outcome;
+}
+
+/** The ledger reference of an event. */
+export function ref(e: ReturnApprovedEvent): { source: string; eventId: string } {
+  return { source: e.source, eventId: e.id };
 }

@@ -4,11 +4,10 @@
 // fault clears; nothing is answered or dead-lettered for them. A merchant without a Dojo key is parked
 // as unknown_merchant, never answered refund.failed.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { OutcomeEvent } from "../../../schemas/index.ts";
 import type { PaymentIntent } from "../../../src/dojo/index.ts";
 import { type Ledger, LedgerError, SqliteLedger } from "../../../src/ledger/index.ts";
 import { silentLogger } from "../../../src/logger.ts";
-import { type MessageResult, type PipelineSettings, RefundPipeline } from "../../../src/pipeline/index.ts";
+import { type PipelineSettings, RefundPipeline } from "../../../src/pipeline/index.ts";
 import {
   afterRequests,
   capturedIntent,
@@ -20,7 +19,8 @@ import {
   gateLog,
   keyOf,
   message,
-  type ReturnApprovedEvent,
+  published,
+  ref,
   SETTINGS,
   until,
 } from "./fakes.ts";
@@ -46,15 +46,6 @@ function pipeline(dojo: DojoSim, overrides: Partial<PipelineSettings> = {}, with
     { ...SETTINGS, ...overrides },
     { ledger: with_.ledger ?? ledger, dojo, sink, logger: silentLogger, random: () => 0 },
   );
-}
-
-function published(result: MessageResult): OutcomeEvent {
-  if (result.status !== "published") throw new Error(`expected a published result, got ${result.status}`);
-  return result.outcome;
-}
-
-function ref(e: ReturnApprovedEvent) {
-  return { source: e.source, eventId: e.id };
 }
 
 const rejectedInAll = (dojo: DojoSim) =>

@@ -4,11 +4,10 @@
 // has seen replays its first refund). Replaying a parked event runs the same rules: preflight once,
 // then the key.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { OutcomeEvent } from "../../../schemas/index.ts";
 import type { PaymentIntent } from "../../../src/dojo/index.ts";
 import { SqliteLedger } from "../../../src/ledger/index.ts";
 import { silentLogger } from "../../../src/logger.ts";
-import { type MessageResult, type PipelineSettings, RefundPipeline } from "../../../src/pipeline/index.ts";
+import { type PipelineSettings, RefundPipeline } from "../../../src/pipeline/index.ts";
 import {
   capturedIntent,
   DojoSim,
@@ -17,7 +16,8 @@ import {
   fail,
   keyOf,
   message,
-  type ReturnApprovedEvent,
+  published,
+  ref,
   SETTINGS,
 } from "./fakes.ts";
 
@@ -40,15 +40,6 @@ function pipeline(dojo: DojoSim, overrides: Partial<PipelineSettings> = {}): Ref
     { ...SETTINGS, ...overrides },
     { ledger, dojo, sink, logger: silentLogger, random: () => 0 },
   );
-}
-
-function published(result: MessageResult): OutcomeEvent {
-  if (result.status !== "published") throw new Error(`expected a published result, got ${result.status}`);
-  return result.outcome;
-}
-
-function ref(e: ReturnApprovedEvent) {
-  return { source: e.source, eventId: e.id };
 }
 
 /** An intent authorized (not captured) for `value`, as a reversal would find it. */

@@ -5,11 +5,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { OutcomeEvent } from "../../../schemas/index.ts";
 import type { DojoClient } from "../../../src/dojo/index.ts";
 import { type Ledger, SqliteLedger } from "../../../src/ledger/index.ts";
 import { silentLogger } from "../../../src/logger.ts";
-import { type MessageResult, RefundPipeline } from "../../../src/pipeline/index.ts";
+import { RefundPipeline } from "../../../src/pipeline/index.ts";
 import {
   capturedIntent,
   DojoSim,
@@ -18,6 +17,7 @@ import {
   FakeSink,
   fail,
   message,
+  published,
   SETTINGS,
   until,
 } from "./fakes.ts";
@@ -49,11 +49,6 @@ function instance(owner: string, ledger: Ledger, dojo: DojoPort, sink = new Fake
     { ledger, dojo, sink, logger: silentLogger, random: () => 0 },
   );
   return { pipeline, sink };
-}
-
-function published(result: MessageResult): OutcomeEvent {
-  if (result.status !== "published") throw new Error(`expected a published result, got ${result.status}`);
-  return result.outcome;
 }
 
 describe("leases on payment intents across instances", () => {

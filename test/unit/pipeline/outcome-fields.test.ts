@@ -3,11 +3,10 @@
 // HTTP request Dojo may have seen for the event, the Dojo client's own resends within a call included
 // (result.attempts), across deliveries.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { OutcomeEvent } from "../../../schemas/index.ts";
 import type { CreatedRefund, DojoResult, PaymentIntent } from "../../../src/dojo/index.ts";
 import { SqliteLedger } from "../../../src/ledger/index.ts";
 import { silentLogger } from "../../../src/logger.ts";
-import { type MessageResult, type PipelineSettings, RefundPipeline } from "../../../src/pipeline/index.ts";
+import { type PipelineSettings, RefundPipeline } from "../../../src/pipeline/index.ts";
 import {
   afterRequests,
   capturedIntent,
@@ -17,7 +16,8 @@ import {
   fail,
   keyOf,
   message,
-  type ReturnApprovedEvent,
+  published,
+  ref,
   SETTINGS,
 } from "./fakes.ts";
 
@@ -40,15 +40,6 @@ function pipeline(dojo: DojoSim, overrides: Partial<PipelineSettings> = {}): Ref
     { ...SETTINGS, ...overrides },
     { ledger, dojo, sink, logger: silentLogger, random: () => 0 },
   );
-}
-
-function published(result: MessageResult): OutcomeEvent {
-  if (result.status !== "published") throw new Error(`expected a published result, got ${result.status}`);
-  return result.outcome;
-}
-
-function ref(e: ReturnApprovedEvent) {
-  return { source: e.source, eventId: e.id };
 }
 
 /** Answers the next refunds from a script, then Dojo's own answers. */

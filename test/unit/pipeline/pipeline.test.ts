@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { idempotencyKeyFor, type OutcomeEvent } from "../../../schemas/index.ts";
 import { type Ledger, SqliteLedger } from "../../../src/ledger/index.ts";
 import { silentLogger } from "../../../src/logger.ts";
-import { type MessageResult, type PipelineSettings, RefundPipeline } from "../../../src/pipeline/index.ts";
+import { type PipelineSettings, RefundPipeline } from "../../../src/pipeline/index.ts";
 import {
   capturedIntent,
   deferred,
@@ -15,7 +15,8 @@ import {
   keyOf,
   message,
   ok,
-  type ReturnApprovedEvent,
+  published,
+  ref,
   SETTINGS,
   until,
 } from "./fakes.ts";
@@ -44,17 +45,8 @@ function pipeline(
   );
 }
 
-function published(result: MessageResult): OutcomeEvent {
-  if (result.status !== "published") throw new Error(`expected a published result, got ${result.status}`);
-  return result.outcome;
-}
-
 function failureCode(outcome: OutcomeEvent): string | undefined {
   return outcome.type === "refund.failed" ? outcome.data.code : undefined;
-}
-
-function ref(e: ReturnApprovedEvent) {
-  return { source: e.source, eventId: e.id };
 }
 
 describe("RefundPipeline: one event to one refund", () => {

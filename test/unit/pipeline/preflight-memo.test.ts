@@ -21,6 +21,7 @@ import {
   keyOf,
   message,
   ok,
+  published,
   type ReturnApprovedEvent,
   SETTINGS,
 } from "./fakes.ts";
@@ -112,11 +113,6 @@ function burst(p: RefundPipeline, events: ReadonlyArray<ReturnApprovedEvent>): P
 
 function amounts(...values: number[]): ReturnApprovedEvent[] {
   return values.map((amount) => event({ paymentIntentId: PI, amount }));
-}
-
-function published(result: MessageResult | undefined): OutcomeEvent {
-  if (result?.status !== "published") throw new Error(`expected a published result, got ${result?.status}`);
-  return result.outcome;
 }
 
 function failureCode(outcome: OutcomeEvent): string | undefined {

@@ -3,11 +3,10 @@
 // the event is parked for a person with the intent before and after. Preflight never runs for a
 // reversal row. A rejected key on a reversal is a fault of the relay's own world like any other.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { OutcomeEvent } from "../../../schemas/index.ts";
 import type { PaymentIntent } from "../../../src/dojo/index.ts";
 import { SqliteLedger } from "../../../src/ledger/index.ts";
 import { silentLogger } from "../../../src/logger.ts";
-import { type MessageResult, RefundPipeline } from "../../../src/pipeline/index.ts";
+import { RefundPipeline } from "../../../src/pipeline/index.ts";
 import {
   capturedIntent,
   DojoSim,
@@ -16,7 +15,8 @@ import {
   fail,
   gateLog,
   message,
-  type ReturnApprovedEvent,
+  published,
+  ref,
   SETTINGS,
   until,
 } from "./fakes.ts";
@@ -41,15 +41,6 @@ function pipeline(dojo: DojoSim): RefundPipeline {
     { ...SETTINGS, reverseWhenAuthorized: true },
     { ledger, dojo, sink, logger: silentLogger, random: () => 0 },
   );
-}
-
-function published(result: MessageResult): OutcomeEvent {
-  if (result.status !== "published") throw new Error(`expected a published result, got ${result.status}`);
-  return result.outcome;
-}
-
-function ref(e: ReturnApprovedEvent) {
-  return { source: e.source, eventId: e.id };
 }
 
 describe("reversals whose fate is unknown", () => {

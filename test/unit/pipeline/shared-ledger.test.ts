@@ -6,11 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { decodeReturnApproved, type OutcomeEvent } from "../../../schemas/index.ts";
+import { decodeReturnApproved } from "../../../schemas/index.ts";
 import type { DojoClient } from "../../../src/dojo/index.ts";
 import { SqliteLedger } from "../../../src/ledger/index.ts";
 import { silentLogger } from "../../../src/logger.ts";
-import { type MessageResult, RefundPipeline } from "../../../src/pipeline/index.ts";
+import { RefundPipeline } from "../../../src/pipeline/index.ts";
 import { failedOutcome } from "../../../src/pipeline/outcomes.ts";
 import {
   capturedIntent,
@@ -21,6 +21,7 @@ import {
   fail,
   keyOf,
   message,
+  published,
   recordingLogger,
   SETTINGS,
 } from "./fakes.ts";
@@ -70,11 +71,6 @@ function view(dojo: DojoSim, hooks: Partial<DojoPort>): DojoPort {
     createRefund: hooks.createRefund ?? dojo.createRefund,
     createReversal: hooks.createReversal ?? dojo.createReversal,
   };
-}
-
-function published(result: MessageResult): OutcomeEvent {
-  if (result.status !== "published") throw new Error(`expected a published result, got ${result.status}`);
-  return result.outcome;
 }
 
 const types = (sink: FakeSink) => sink.published.map((o) => o.type);

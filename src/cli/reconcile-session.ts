@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError, loadConfig, type RelayConfig } from "../config.ts";
 import { createDojoClient } from "../dojo/index.ts";
-import { type Ledger, type LedgerEntry, openLedger } from "../ledger/index.ts";
+import { type Ledger, type LedgerEntry, openLedger, sqlitePath } from "../ledger/index.ts";
 import { createLogger, type Logger, silentLogger } from "../logger.ts";
 import { type CliIo, EXIT_FAILURE, EXIT_USAGE } from "./main.ts";
 import { Stop } from "./reconcile-args.ts";
@@ -34,7 +34,7 @@ export async function openSession(io: CliIo, needsKafka: boolean): Promise<Sessi
   const logger = createLogger({ level: quiet ? config.logLevel : "warn", destination: io.stderr });
   const url = config.ledger.url;
   if (url.startsWith("sqlite:")) {
-    const path = url.slice("sqlite:".length).replace(/^\/\//, "");
+    const path = sqlitePath(url);
     // Opening a missing file would create an empty ledger and report that nothing is parked.
     if (path !== "" && path !== ":memory:" && !existsSync(resolve(path))) {
       throw new Stop(EXIT_USAGE, `LEDGER_URL: there is no ledger at ${resolve(path)}`);

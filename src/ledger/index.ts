@@ -41,9 +41,14 @@ export interface OpenLedgerOptions {
  * `sqlite::memory:`, or `postgres://` / `postgresql://user@host:port/database`. Other schemes are
  * rejected with the list of supported ones.
  */
+/** The file path of a `sqlite:` ledger URL ("" when it names none), as openLedger reads it. */
+export function sqlitePath(url: string): string {
+  return url.slice("sqlite:".length).replace(/^\/\//, "");
+}
+
 export async function openLedger(url: string, options: OpenLedgerOptions = {}): Promise<Ledger> {
   if (url.startsWith("sqlite:")) {
-    const path = url.slice("sqlite:".length).replace(/^\/\//, "");
+    const path = sqlitePath(url);
     if (path === "")
       throw new Error("LEDGER_URL: sqlite: needs a file path, e.g. sqlite:./data/refund-relay.db");
     const settings = {

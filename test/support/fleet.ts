@@ -4,7 +4,7 @@ import type { ChildProcess } from "node:child_process";
 import { AssignerProtocol, Kafka, logLevel } from "kafkajs";
 import { idempotencyKeyFor } from "../../schemas/index.ts";
 import type { SimControl } from "../../src/sim/index.ts";
-import type { returnApproved } from "./events.ts";
+import { returnApproved, structuredRecord } from "./events.ts";
 import { type CollectedRecord, type KafkaHarness, sourceEventIdOf } from "./kafka-harness.ts";
 
 export type ReturnApproved = ReturnType<typeof returnApproved>;
@@ -297,4 +297,56 @@ export function outcomeRecordsPerEvent(
     else several += 1;
   }
   return { exactlyOne, none, several };
+}
+
+/** Half the intents return 10 items in a shuffled order (5,800 in all). */
+export const SHUFFLED_AMOUNTS = [150, 275, 320, 480, 510, 640, 700, 815, 900, 1010];
+/**
+ * The other half return them most expensive first, each item worth more than all later ones
+ * together: a refund delivered again after it went through can then never fit what is left.
+ */
+export const HALVING_AMOUNTS = [2560, 1280, 640, 320, 160, 80, 40, 20, 10, 5];
+/** Intents whose returns one wave carries, interleaved. */
+export const INTENTS_PER_WAVE = 10;
+/** Every DUPLICATE_EVERY-th event is delivered a second time, byte for byte, one wave later. */
+export const DUPLICATE_EVERY = 20;
+
+export interface Plan {
+  readonly events: ReturnApproved[];
+  readonly waves: ReturnType<typeof structuredRecord>[][];
+  readonly duplicates: number;
+}
+
+/** `intents` alternate between the shuffled and the halving kind. */
+export function plan(intents: readonly string[], seed: number): Plan {
+  const random = seededRandom(seed);
+  const perIntent = intents.map((pi, i) =>
+    (i % 2 === 0 ? shuffled(SHUFFLED_AMOUNTS, random) : HALVING_AMOUNTS).map((amount) =>
+      returnApproved({ paymentIntentId: pi, amount }),
+    ),
+  );
+  const events: ReturnApproved[] = [];
+  const waves: ReturnType<typeof structuredRecord>[][] = [];
+  let carried: ReturnType<typeof structuredRecord>[] = [];
+  let duplicates = 0;
+  for (let start = 0; start < intents.length; start += INTENTS_PER_WAVE) {
+    const group = perIntent.slice(start, start + INTENTS_PER_WAVE);
+    // The returns of one intent arrive interleaved with the other intents of the wave, in order.
+    const wave: ReturnType<typeof structuredRecord>[] = [...carried];
+    carried = [];
+    for (let k = 0; k < SHUFFLED_AMOUNTS.length; k++) {
+      for (const returns of group) {
+        const event = returns[k] as ReturnApproved;
+        events.push(event);
+        wave.push(structuredRecord(event));
+        if (events.length % DUPLICATE_EVERY === 0) {
+          carried.push(structuredRecord(event));
+          duplicates += 1;
+        }
+      }
+    }
+    waves.push(wave);
+  }
+  waves[waves.length - 1]?.push(...carried);
+  return { events, waves, duplicates };
 }

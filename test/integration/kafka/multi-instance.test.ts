@@ -13,7 +13,6 @@
 // waves of 10 intents every 600 ms (about 18 s); 6 input partitions; Dojo refunds take 20-40 ms.
 import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { returnApproved, structuredRecord } from "../../support/events.ts";
 import {
   allSettled,
   assignmentOf,
@@ -22,9 +21,9 @@ import {
   catchUpCollector,
   exitWithin,
   GroupWatcher,
-  type ReturnApproved,
-  seededRandom,
-  shuffled,
+  HALVING_AMOUNTS,
+  plan,
+  SHUFFLED_AMOUNTS,
   waitUntil,
 } from "../../support/fleet.ts";
 import { KafkaHarness, sourceEventIdOf } from "../../support/kafka-harness.ts";
@@ -33,13 +32,8 @@ const { kafkaBrokers } = inject("servers");
 
 const PARTITIONS = 6;
 const INTENTS = 300;
-const SHUFFLED_AMOUNTS = [150, 275, 320, 480, 510, 640, 700, 815, 900, 1010];
-const HALVING_AMOUNTS = [2560, 1280, 640, 320, 160, 80, 40, 20, 10, 5];
 const sum = (amounts: readonly number[]) => amounts.reduce((a, b) => a + b, 0);
-const INTENTS_PER_WAVE = 10;
 const WAVE_INTERVAL_MS = 600;
-/** Every DUPLICATE_EVERY-th event is delivered a second time, byte for byte, one wave later. */
-const DUPLICATE_EVERY = 20;
 /** The first instance is killed once this many events are answered. */
 const KILL_AFTER_ANSWERED = 200;
 
@@ -48,46 +42,6 @@ afterEach(async () => {
   await h?.tearDown();
   h = undefined;
 });
-
-interface Plan {
-  readonly events: ReturnApproved[];
-  readonly waves: ReturnType<typeof structuredRecord>[][];
-  readonly duplicates: number;
-}
-
-/** `intents` alternate between the shuffled and the halving kind. */
-function plan(intents: readonly string[], seed: number): Plan {
-  const random = seededRandom(seed);
-  const perIntent = intents.map((pi, i) =>
-    (i % 2 === 0 ? shuffled(SHUFFLED_AMOUNTS, random) : HALVING_AMOUNTS).map((amount) =>
-      returnApproved({ paymentIntentId: pi, amount }),
-    ),
-  );
-  const events: ReturnApproved[] = [];
-  const waves: ReturnType<typeof structuredRecord>[][] = [];
-  let carried: ReturnType<typeof structuredRecord>[] = [];
-  let duplicates = 0;
-  for (let start = 0; start < intents.length; start += INTENTS_PER_WAVE) {
-    const group = perIntent.slice(start, start + INTENTS_PER_WAVE);
-    // The returns of one intent arrive interleaved with the other intents of the wave, in order.
-    const wave: ReturnType<typeof structuredRecord>[] = [...carried];
-    carried = [];
-    for (let k = 0; k < SHUFFLED_AMOUNTS.length; k++) {
-      for (const returns of group) {
-        const event = returns[k] as ReturnApproved;
-        events.push(event);
-        wave.push(structuredRecord(event));
-        if (events.length % DUPLICATE_EVERY === 0) {
-          carried.push(structuredRecord(event));
-          duplicates += 1;
-        }
-      }
-    }
-    waves.push(wave);
-  }
-  waves[waves.length - 1]?.push(...carried);
-  return { events, waves, duplicates };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -7,7 +7,7 @@ import { PassThrough } from "node:stream";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Ledger, LedgerError, openLedger, type PostgresLedger } from "../../../src/ledger/index.ts";
-import { loadMigrations, migrate } from "../../../src/ledger/postgres-migrations.ts";
+import { latestVersion, loadMigrations, migrate } from "../../../src/ledger/postgres-migrations.ts";
 import { createLogger } from "../../../src/logger.ts";
 import { sampleEntry } from "../../support/ledger-contract.ts";
 
@@ -182,10 +182,8 @@ describe("PostgreSQL ledger start-up", () => {
     const versions = await admin.query<{ version: number; n: number }>(
       `SELECT version, count(*)::integer AS n FROM ${schema}.schema_migrations GROUP BY version ORDER BY version`,
     );
-    expect(versions.rows).toEqual([
-      { version: 1, n: 1 },
-      { version: 2, n: 1 },
-    ]);
+    expect(versions.rows).toEqual(loadMigrations().map((m) => ({ version: m.version, n: 1 })));
+    expect(versions.rows.length).toBeGreaterThanOrEqual(3);
     const results = await Promise.all(ledgers.map((l) => l.begin(sampleEntry(), t0)));
     expect(results.every((r) => r.kind === "new")).toBe(true);
   });
@@ -195,7 +193,7 @@ describe("PostgreSQL ledger start-up", () => {
     await (await openLedger(url)).close();
     await admin.query(`INSERT INTO ${schema}.schema_migrations (version, name) VALUES (999, '999_future')`);
     await expect(openLedger(url)).rejects.toThrow(
-      /schema is version 999, newer than this refund-relay knows \(2\)/,
+      new RegExp(`schema is version 999, newer than this refund-relay knows \\(${latestVersion()}\\)`),
     );
     await expect(openLedger(url, { postgres: { migrate: "off" } })).rejects.toThrow(/version 999/);
   });
@@ -209,7 +207,9 @@ describe("PostgreSQL ledger start-up", () => {
     await older.connect();
     await migrate(older, loadMigrations().slice(0, 1));
     await older.end();
-    await expect(openLedger(url, off)).rejects.toThrow(/version 1, older than this refund-relay needs \(2\)/);
+    await expect(openLedger(url, off)).rejects.toThrow(
+      new RegExp(`version 1, older than this refund-relay needs \\(${latestVersion()}\\)`),
+    );
     await (await openLedger(url)).close();
     const ledger = await relay(url, off);
     expect((await ledger.begin(sampleEntry(), t0)).kind).toBe("new");

@@ -8,7 +8,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { ledgerCommand } from "../../../src/cli/ledger.ts";
 import { type Ledger, openLedger, PostgresLedger } from "../../../src/ledger/index.ts";
-import { LOCK_CLASS, SCHEMA_LOCK_KEY } from "../../../src/ledger/postgres-migrations.ts";
+import { LOCK_CLASS, latestVersion, SCHEMA_LOCK_KEY } from "../../../src/ledger/postgres-migrations.ts";
 import { describeLedgerContract, sampleEntry } from "../../support/ledger-contract.ts";
 
 const { databaseUrl } = inject("servers");
@@ -224,13 +224,14 @@ describe("refund-relay ledger", () => {
       const first = await run(["migrate"], { LEDGER_URL: url.toString() });
       expect(first).toMatchObject({ code: 0, err: "" });
       expect(first.out).toMatch(/applied 001_ledger_tables/);
-      expect(first.out).toMatch(/schema version 2/);
+      expect(first.out).toMatch(new RegExp(`schema version ${latestVersion()}`));
+      expect(first.out).toMatch(/applied 003_checks_in_code/);
       const again = await run(["migrate"], { LEDGER_URL: url.toString() });
-      expect(again.out).toMatch(/already at version 2; nothing to apply/);
+      expect(again.out).toMatch(new RegExp(`already at version ${latestVersion()}; nothing to apply`));
       const status = await run(["status", "--json"], { LEDGER_URL: url.toString() });
       expect(status.code).toBe(0);
       expect(JSON.parse(status.out)).toMatchObject({
-        schema: { version: 2, known: 2 },
+        schema: { version: latestVersion(), known: latestVersion() },
         events: { total: 0 },
       });
     } finally {
@@ -247,7 +248,8 @@ describe("refund-relay ledger", () => {
     await ledger.close();
     const status = await run(["status"]);
     expect(status.code).toBe(0);
-    expect(status.out).toMatch(/schema\s+version 2 \(this refund-relay knows 2\)/);
+    const v = latestVersion();
+    expect(status.out).toMatch(new RegExp(`schema\\s+version ${v} \\(this refund-relay knows ${v}\\)`));
     expect(status.out).toMatch(/received\s+1/);
     expect(status.out).toMatch(/succeeded\s+1/);
   });

@@ -6,12 +6,27 @@
 // still written out before they are acknowledged (synchronous_commit stays on), so even an immediate
 // stop loses nothing a client was told is committed, as on a production server.
 //
+// With `tls` the server accepts TLS (ssl = on) with the certificate given, and `hba` replaces the rules
+// of pg_hba.conf (initdb's: trust for everyone), e.g. to accept only `hostssl` connections with a
+// password; the superuser can always reach the server through its Unix socket, which is what query()
+// and createDatabase() use. createTestCertificates() makes a throwaway CA and a server certificate for
+// 127.0.0.1 and localhost with openssl.
+//
 // PostgreSQL refuses to run as root, so as root the server's programs run as the `postgres` OS user
 // (via runuser) and the directory is handed to that user; any other user runs them as itself.
 // Binaries: PG_BIN_DIR, else the newest /usr/lib/postgresql/<version>/bin, else `pg_config --bindir`.
 import { execFile, execFileSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { appendFile } from "node:fs/promises";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +46,109 @@ export interface PrivatePostgresOptions {
   readonly maxConnections?: number;
   /** Extra postgresql.conf lines. */
   readonly settings?: Readonly<Record<string, string | number>>;
+  /** Turns TLS on with this certificate and key. */
+  readonly tls?: PrivatePostgresTls;
+  /**
+   * The lines of pg_hba.conf, replacing initdb's (which trust everyone), e.g.
+   * `hostssl all relay 127.0.0.1/32 scram-sha-256`. A line letting the superuser in through the Unix
+   * socket comes first, so query() and createDatabase() keep working.
+   */
+  readonly hba?: readonly string[];
+}
+
+export interface PrivatePostgresTls {
+  /** The server's certificate (PEM), with any intermediate certificates after it. */
+  readonly cert: string;
+  /** Its private key (PEM, unencrypted). */
+  readonly key: string;
+}
+
+export interface TestCertificates {
+  /** The throwaway CA's certificate (PEM): what a client trusts. */
+  readonly ca: string;
+  /** A server certificate signed by the CA, naming localhost and 127.0.0.1, and its key. */
+  readonly server: PrivatePostgresTls;
+}
+
+/**
+ * A new CA and a server certificate it signed, for `localhost` and `127.0.0.1` (subjectAltName), both
+ * valid for a day, with P-256 keys (fast to make). Needs the openssl command.
+ */
+export async function createTestCertificates(): Promise<TestCertificates> {
+  const dir = await mkdtemp(join(tmpdir(), "rr-certs-"));
+  const at = (name: string) => join(dir, name);
+  const openssl = async (args: string[]) => {
+    try {
+      await run("openssl", args, { cwd: dir, timeout: 30_000 });
+    } catch (error) {
+      const e = error as { stderr?: string; message?: string };
+      throw new Error(`openssl ${args[0]} failed: ${(e.stderr || e.message || String(error)).trim()}`);
+    }
+  };
+  const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  try {
+    await openssl([
+      "req",
+      "-x509",
+      ...ecKey,
+      "-keyout",
+      at("ca.key"),
+      "-out",
+      at("ca.crt"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=refund-relay test CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    await openssl([
+      "req",
+      "-new",
+      ...ecKey,
+      "-keyout",
+      at("server.key"),
+      "-out",
+      at("server.csr"),
+      "-subj",
+      "/CN=localhost",
+    ]);
+    await writeFile(
+      at("server.ext"),
+      [
+        "basicConstraints = critical, CA:FALSE",
+        "keyUsage = critical, digitalSignature",
+        "extendedKeyUsage = serverAuth",
+        "subjectAltName = DNS:localhost, IP:127.0.0.1",
+      ].join("\n"),
+    );
+    await openssl([
+      "x509",
+      "-req",
+      "-in",
+      at("server.csr"),
+      "-CA",
+      at("ca.crt"),
+      "-CAkey",
+      at("ca.key"),
+      "-set_serial",
+      String(Date.now()),
+      "-days",
+      "1",
+      "-extfile",
+      at("server.ext"),
+      "-out",
+      at("server.crt"),
+    ]);
+    const [ca, cert, key] = await Promise.all(
+      ["ca.crt", "server.crt", "server.key"].map((name) => readFile(at(name), "utf8")),
+    );
+    return { ca: ca as string, server: { cert: cert as string, key: key as string } };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function findBinDir(explicit: string | undefined): string {
@@ -144,8 +262,17 @@ export class PrivatePostgres {
         max_connections: options.maxConnections ?? 100,
         logging_collector: "off",
         log_min_messages: "warning",
+        ...(options.tls === undefined ? {} : server.#writeTls(options.tls)),
         ...options.settings,
       };
+      if (options.hba !== undefined) {
+        // Written over initdb's file: the server reads it at start.
+        server.#writeServerFile(
+          "pg_hba.conf",
+          `${["local all postgres trust", ...options.hba].join("\n")}\n`,
+          0o600,
+        );
+      }
       const lines = Object.entries(settings).map(([k, v]) => `${k} = ${v}`);
       await appendFile(join(server.dataDir, "postgresql.conf"), `\n${lines.join("\n")}\n`);
       // A test that dies without its cleanup must not leave a server running behind it.
@@ -191,12 +318,19 @@ export class PrivatePostgres {
     await this.start();
   }
 
+  /** Runs one statement as the superuser, through the Unix socket (allowed whatever `hba` says). */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     sql: string,
     params: unknown[] = [],
     db = "postgres",
   ): Promise<R[]> {
-    const client = new pg.Client({ connectionString: this.url(db) });
+    const client = new pg.Client({
+      host: this.baseDir,
+      port: this.port,
+      user: "postgres",
+      database: db,
+      ssl: false,
+    });
     await client.connect();
     try {
       return (await client.query<R>(sql, params)).rows;
@@ -230,6 +364,22 @@ export class PrivatePostgres {
     this.#removed = true;
     process.off("exit", this.#onExit);
     rmSync(this.baseDir, { recursive: true, force: true });
+  }
+
+  /** The postgresql.conf settings for TLS, after writing the certificate and key into the data directory. */
+  #writeTls(tls: PrivatePostgresTls): Record<string, string> {
+    this.#writeServerFile("server.crt", tls.cert, 0o644);
+    // The server refuses a key that others than its owner can read.
+    this.#writeServerFile("server.key", tls.key, 0o600);
+    return { ssl: "on", ssl_cert_file: "'server.crt'", ssl_key_file: "'server.key'" };
+  }
+
+  /** Writes a file into the data directory, owned by the server's user. */
+  #writeServerFile(name: string, content: string, mode: number): void {
+    const path = join(this.dataDir, name);
+    writeFileSync(path, content, { mode });
+    chmodSync(path, mode);
+    if (this.#user !== undefined) chownSync(path, this.#user.uid, this.#user.gid);
   }
 
   #command(program: string, args: readonly string[]): [string, string[]] {

@@ -1,19 +1,21 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { returnApproved } from "../../support/events.ts";
+import { sqsServers } from "../../support/fauxqs.ts";
 import { SqsHarness, structuredMessage } from "../../support/sqs-harness.ts";
 
-const { sqsEndpoint } = inject("servers");
-let h: SqsHarness;
+const servers = await sqsServers();
 
-beforeAll(async () => {
-  h = await new SqsHarness({ endpoint: sqsEndpoint }).setUp();
-  await h.startRelay({ OUTCOME_MODE: "binary" });
-});
-afterAll(async () => {
-  await h?.tearDown();
-});
+describe.each(servers)("relay over SQS ($name): CloudEvents binary mode", ({ endpoint }) => {
+  let h: SqsHarness;
 
-describe("relay over SQS: CloudEvents binary mode", () => {
+  beforeAll(async () => {
+    h = await new SqsHarness({ endpoint }).setUp();
+    await h.startRelay({ OUTCOME_MODE: "binary" });
+  });
+  afterAll(async () => {
+    await h?.tearDown();
+  });
+
   it("publishes the outcome's data as the body and its attributes as message attributes", async () => {
     const pi = await h.dojo.createIntent({ amount: 3000, status: "Captured" });
     const event = returnApproved({ paymentIntentId: pi, amount: 1500 });

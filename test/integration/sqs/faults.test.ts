@@ -1,36 +1,38 @@
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FaultConfigInput } from "../../../src/sim/index.ts";
 import { returnApproved } from "../../support/events.ts";
+import { sqsServers } from "../../support/fauxqs.ts";
 import { SqsHarness, structuredMessage } from "../../support/sqs-harness.ts";
 
-const { sqsEndpoint } = inject("servers");
-let h: SqsHarness;
+const servers = await sqsServers();
 
-beforeAll(async () => {
-  h = await new SqsHarness({ endpoint: sqsEndpoint }).setUp();
-  // Short deadlines so a hanging Dojo is given up on quickly; a generous budget so faults are outlasted.
-  await h.startRelay({ DOJO_TIMEOUT_MS: "800", RETRY_MAX_ATTEMPTS: "30", RETRY_MAX_AGE_MS: "60000" });
-});
-afterEach(async () => {
-  await h.dojo.clearFaults();
-});
-afterAll(async () => {
-  await h?.tearDown();
-});
+describe.each(servers)("relay over SQS ($name): Dojo faults end in exactly one refund", ({ endpoint }) => {
+  let h: SqsHarness;
 
-async function refundUnder(faults: FaultConfigInput) {
-  const pi = await h.dojo.createIntent({ amount: 9000, status: "Captured" });
-  await h.dojo.setFaults(faults);
-  const event = returnApproved({ paymentIntentId: pi, amount: 4000 });
-  await h.send([structuredMessage(event)]);
-  await h.waitFor(() => h.outcomesOf(event.id).length > 0, "an outcome despite faults", 30_000);
-  const outcomes = h.outcomesOf(event.id);
-  const refunds = await h.dojo.refundsOf(pi);
-  const key = outcomes[0]?.json?.data.idempotencyKey as string;
-  return { outcomes, refunds, counters: await h.dojo.idempotency(key) };
-}
+  beforeAll(async () => {
+    h = await new SqsHarness({ endpoint }).setUp();
+    // Short deadlines so a hanging Dojo is given up on quickly; a generous budget so faults are outlasted.
+    await h.startRelay({ DOJO_TIMEOUT_MS: "800", RETRY_MAX_ATTEMPTS: "30", RETRY_MAX_AGE_MS: "60000" });
+  });
+  afterEach(async () => {
+    await h.dojo.clearFaults();
+  });
+  afterAll(async () => {
+    await h?.tearDown();
+  });
 
-describe("relay over SQS: Dojo faults end in exactly one refund", () => {
+  async function refundUnder(faults: FaultConfigInput) {
+    const pi = await h.dojo.createIntent({ amount: 9000, status: "Captured" });
+    await h.dojo.setFaults(faults);
+    const event = returnApproved({ paymentIntentId: pi, amount: 4000 });
+    await h.send([structuredMessage(event)]);
+    await h.waitFor(() => h.outcomesOf(event.id).length > 0, "an outcome despite faults", 30_000);
+    const outcomes = h.outcomesOf(event.id);
+    const refunds = await h.dojo.refundsOf(pi);
+    const key = outcomes[0]?.json?.data.idempotencyKey as string;
+    return { outcomes, refunds, counters: await h.dojo.idempotency(key) };
+  }
+
   it("outlasts 500, 502 and 503 answers", async () => {
     const { outcomes, refunds, counters } = await refundUnder({
       routes: { createRefund: { script: ["500", "502", "503", "500"] } },

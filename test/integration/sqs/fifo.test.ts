@@ -1,22 +1,24 @@
 // FIFO input: messages of one group run one at a time in order, even across payment intents (the
 // pipeline only orders by payment intent). FIFO outcome queues: grouped by payment intent, and a
 // re-published outcome is dropped by SQS's de-duplication.
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { returnApproved } from "../../support/events.ts";
+import { sqsServers } from "../../support/fauxqs.ts";
 import { SqsHarness, sourceEventIdOf, structuredMessage } from "../../support/sqs-harness.ts";
 
-const { sqsEndpoint } = inject("servers");
-let h: SqsHarness;
+const servers = await sqsServers();
 
-beforeAll(async () => {
-  h = await new SqsHarness({ endpoint: sqsEndpoint, fifo: true }).setUp();
-  await h.startRelay();
-});
-afterAll(async () => {
-  await h?.tearDown();
-});
+describe.each(servers)("relay over SQS ($name): FIFO queues", ({ endpoint }) => {
+  let h: SqsHarness;
 
-describe("relay over SQS: FIFO queues", () => {
+  beforeAll(async () => {
+    h = await new SqsHarness({ endpoint, fifo: true }).setUp();
+    await h.startRelay();
+  });
+  afterAll(async () => {
+    await h?.tearDown();
+  });
+
   it("settles each group's messages in the order they were sent", async () => {
     const groups = ["order-A", "order-B", "order-C"];
     const perGroup = 4;

@@ -1,16 +1,17 @@
 import { once } from "node:events";
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { returnApproved } from "../../support/events.ts";
+import { sqsServers } from "../../support/fauxqs.ts";
 import { SqsHarness, sourceEventIdOf, structuredMessage } from "../../support/sqs-harness.ts";
 
-const { sqsEndpoint } = inject("servers");
+const servers = await sqsServers();
 
-describe("relay process over SQS: shutdown and crash", () => {
+describe.each(servers)("relay process over SQS ($name): shutdown and crash", ({ endpoint }) => {
   // Queues of their own per test: a long poll a stopped relay aborted may still wait at SQS for up to
   // 20 s and take the next test's messages.
   let h: SqsHarness;
   beforeEach(async () => {
-    h = await new SqsHarness({ endpoint: sqsEndpoint }).setUp();
+    h = await new SqsHarness({ endpoint }).setUp();
   });
   afterEach(async () => {
     await h?.tearDown();

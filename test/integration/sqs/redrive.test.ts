@@ -1,27 +1,29 @@
 // A message the relay keeps failing on is released with a growing delay and, after the input queue's
 // maxReceiveCount, moved by SQS to the queue's redrive dead-letter queue; the rest keeps flowing.
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqsRelay } from "../../../consumers/sqs/index.ts";
 import type { MessageProcessor } from "../../../src/intake/index.ts";
 import { silentLogger } from "../../../src/logger.ts";
 import type { MessageResult, OutcomeEvent } from "../../../src/pipeline/index.ts";
+import { sqsServers } from "../../support/fauxqs.ts";
 import { SqsHarness } from "../../support/sqs-harness.ts";
 
-const { sqsEndpoint } = inject("servers");
+const servers = await sqsServers();
 const MAX_RECEIVE_COUNT = 3;
-let h: SqsHarness;
-
-beforeAll(async () => {
-  h = await new SqsHarness({ endpoint: sqsEndpoint, maxReceiveCount: MAX_RECEIVE_COUNT }).setUp();
-});
-afterAll(async () => {
-  await h?.tearDown();
-});
 
 const SETTLED: MessageResult = { status: "published", outcome: {} as OutcomeEvent, replayed: false };
 
-describe("relay over SQS: a poison message", () => {
+describe.each(servers)("relay over SQS ($name): a poison message", ({ endpoint: sqsEndpoint }) => {
+  let h: SqsHarness;
+
+  beforeAll(async () => {
+    h = await new SqsHarness({ endpoint: sqsEndpoint, maxReceiveCount: MAX_RECEIVE_COUNT }).setUp();
+  });
+  afterAll(async () => {
+    await h?.tearDown();
+  });
+
   it("reaches the queue's redrive dead-letter queue after maxReceiveCount receives", async () => {
     const relay = new SqsRelay({
       client: new SQSClient({

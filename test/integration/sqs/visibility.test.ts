@@ -1,13 +1,14 @@
 // A Dojo call slower than the visibility timeout: with the heartbeat the message stays invisible and
 // is received once; without it SQS delivers it again meanwhile, and the second delivery is answered
 // from the ledger. Either way Dojo refunds once.
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { SqsRelay } from "../../../consumers/sqs/index.ts";
 import type { RunningRelay } from "../../../src/cli/relay-app.ts";
 import { returnApproved } from "../../support/events.ts";
+import { sqsServers } from "../../support/fauxqs.ts";
 import { SqsHarness, structuredMessage } from "../../support/sqs-harness.ts";
 
-const { sqsEndpoint } = inject("servers");
+const servers = await sqsServers();
 let h: SqsHarness | undefined;
 
 afterEach(async () => {
@@ -15,8 +16,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function slowRefund(heartbeat: boolean) {
-  h = await new SqsHarness({ endpoint: sqsEndpoint }).setUp();
+async function slowRefund(endpoint: string, heartbeat: boolean) {
+  h = await new SqsHarness({ endpoint }).setUp();
   const relay: RunningRelay<SqsRelay> = await h.startRelay({
     SQS_VISIBILITY_TIMEOUT_S: "2",
     SQS_HEARTBEAT: String(heartbeat),
@@ -29,9 +30,9 @@ async function slowRefund(heartbeat: boolean) {
   return { harness: h, relay, pi, event };
 }
 
-describe("relay over SQS: visibility while Dojo is slow", () => {
+describe.each(servers)("relay over SQS ($name): visibility while Dojo is slow", ({ endpoint }) => {
   it("keeps the message invisible with the heartbeat: one receive, one refund, one outcome", async () => {
-    const { harness, relay, pi, event } = await slowRefund(true);
+    const { harness, relay, pi, event } = await slowRefund(endpoint, true);
     await harness.waitFor(() => harness.outcomesOf(event.id).length === 1, "the outcome", 20_000);
     await expect.poll(() => harness.depth(), { timeout: 5_000 }).toEqual({ visible: 0, inFlight: 0 });
     expect(relay.relay.stats).toMatchObject({ received: 1, deleted: 1, leasesLost: 0 });
@@ -40,7 +41,7 @@ describe("relay over SQS: visibility while Dojo is slow", () => {
   });
 
   it("without the heartbeat, answers the second delivery from the ledger: still one refund", async () => {
-    const { harness, relay, pi, event } = await slowRefund(false);
+    const { harness, relay, pi, event } = await slowRefund(endpoint, false);
     await harness.waitFor(
       () => harness.outcomesOf(event.id).length >= 2,
       "outcomes of both deliveries",

@@ -1,6 +1,7 @@
-// Test harness for the relay over real SQS (ElasticMQ) and the Dojo simulator: unique queues per
-// harness (the input queue optionally FIFO and with a redrive policy), an in-process or child-process
-// relay, and collectors that receive (and delete) what the relay sends, so tests can wait for it.
+// Test harness for the relay over a real SQS server (ElasticMQ or fauxqs) and the Dojo simulator:
+// unique queues per harness (the input queue optionally FIFO and with a redrive policy), in-process or
+// child-process relays, and collectors that receive (and delete) what the relays send, so tests can
+// wait for it.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -21,7 +22,7 @@ import {
 import type { SqsRelay } from "../../consumers/sqs/index.ts";
 import { type RelayHooks, type RunningRelay, startRelay } from "../../src/cli/relay-app.ts";
 import { loadConfig } from "../../src/config.ts";
-import { createLogger, silentLogger } from "../../src/logger.ts";
+import { createLogger, type Logger, silentLogger } from "../../src/logger.ts";
 import {
   createSimControl,
   type DojoSimulator,
@@ -170,12 +171,13 @@ export class SqsHarness {
     };
   }
 
+  /** Starts an in-process relay; `logger` (default: silent, or debug to stdout with RELAY_TEST_LOGS=1). */
   async startRelay(
     overrides: Record<string, string> = {},
     hooks: RelayHooks = {},
+    logger: Logger = process.env.RELAY_TEST_LOGS === "1" ? createLogger({ level: "debug" }) : silentLogger,
   ): Promise<RunningRelay<SqsRelay>> {
     const config = loadConfig(this.env(overrides));
-    const logger = process.env.RELAY_TEST_LOGS === "1" ? createLogger({ level: "debug" }) : silentLogger;
     const running = await startRelay<SqsRelay>(config, logger, hooks);
     this.#relays.push(running);
     return running;

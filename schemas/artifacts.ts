@@ -146,6 +146,8 @@ function binaryHeaders(type: string, typeValues: readonly string[], subjectRequi
       ce_time: attribute("RFC 3339 time."),
       ce_subject: attribute("The payment intent id."),
       ce_dataschema: attribute("Absolute URI of the data schema; its trailing version must be v1."),
+      ce_traceparent: attribute("W3C Trace Context traceparent (CloudEvents distributed tracing extension)."),
+      ce_tracestate: attribute("W3C Trace Context tracestate."),
       "content-type": { type: "string", const: "application/json" },
     },
     required,

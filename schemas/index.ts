@@ -46,6 +46,7 @@ export {
   type Problem,
   REFUND_METHODS,
   type RefundMethod,
+  TRACEPARENT_PATTERN,
 } from "./outcome-common.ts";
 export { isRfc3339 } from "./primitives.ts";
 export {

@@ -31,6 +31,28 @@ export const ProcessedAt = Rfc3339.meta({
 
 export const OUTCOME_CONTENT_TYPE = "application/json";
 
+/** W3C Trace Context `traceparent`: version, trace id, parent id, flags (lowercase hex). */
+export const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(?:-[ -~]*)?$/;
+
+/**
+ * CloudEvents Distributed Tracing extension: the trace the outcome belongs to, continuing the one the
+ * return.approved event arrived with. Not part of the outcome's identity: a re-published outcome carries
+ * the trace of the delivery that re-published it.
+ */
+const traceExtension = {
+  traceparent: z
+    .string()
+    .max(512)
+    .regex(TRACEPARENT_PATTERN, { error: "must be a W3C traceparent" })
+    .meta({ description: "W3C Trace Context traceparent (CloudEvents distributed tracing extension)." })
+    .optional(),
+  tracestate: z
+    .string()
+    .max(512)
+    .meta({ description: "W3C Trace Context tracestate, passed on unchanged." })
+    .optional(),
+};
+
 /** Envelope attributes of an emitted outcome; `type`, `subject` and `dataschema` are added per event. */
 export const outcomeEnvelopeEmit = {
   specversion: z.literal("1.0"),
@@ -38,6 +60,7 @@ export const outcomeEnvelopeEmit = {
   source: EventSource,
   time: Rfc3339,
   datacontenttype: z.literal(OUTCOME_CONTENT_TYPE),
+  ...traceExtension,
 };
 
 /** Envelope attributes as a consumer of outcomes reads them: only the CloudEvents-required ones are required. */
@@ -48,6 +71,7 @@ export const outcomeEnvelopeAccept = {
   time: Rfc3339.optional(),
   datacontenttype: z.string().optional(),
   dataschema: z.string().optional(),
+  ...traceExtension,
 };
 
 export const OutcomeSubject = PaymentIntentId.meta({

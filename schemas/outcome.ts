@@ -219,7 +219,12 @@ export interface EncodedOutcome {
 export function encodeOutcome(event: OutcomeEvent, mode: OutcomeMode = "structured"): EncodedOutcome {
   const key = event.subject ?? null;
   if (mode === "structured") {
-    return { key, value: JSON.stringify(event), headers: { "content-type": "application/cloudevents+json" } };
+    const headers: Record<string, string> = { "content-type": "application/cloudevents+json" };
+    // The W3C header too, so messaging instrumentation downstream continues the trace without
+    // reading the body.
+    if (event.traceparent !== undefined) headers.traceparent = event.traceparent;
+    if (event.tracestate !== undefined) headers.tracestate = event.tracestate;
+    return { key, value: JSON.stringify(event), headers };
   }
   const headers: Record<string, string> = {
     ce_specversion: event.specversion,
@@ -231,5 +236,8 @@ export function encodeOutcome(event: OutcomeEvent, mode: OutcomeMode = "structur
     "content-type": event.datacontenttype,
   };
   if (event.subject !== undefined) headers.ce_subject = event.subject;
+  // At most ten attributes in all, which is what an SQS message takes.
+  if (event.traceparent !== undefined) headers.ce_traceparent = event.traceparent;
+  if (event.tracestate !== undefined) headers.ce_tracestate = event.tracestate;
   return { key, value: JSON.stringify(event.data), headers };
 }

@@ -34,6 +34,7 @@ export async function dispatchDojo(
     path: pathname,
     route: "unmatched",
     idempotencyKey,
+    traceparent: header(req, "traceparent") ?? null,
     account: null as string | null,
   };
   const finish = (outcome: number | "dropped" | "hang", fault: string | null) =>

@@ -12,6 +12,8 @@ export interface LoggedRequest {
   readonly outcome: number | "dropped" | "hang";
   readonly fault: string | null;
   readonly idempotencyKey: string | null;
+  /** The request's W3C `traceparent` header, so tests can follow a trace into Dojo. */
+  readonly traceparent: string | null;
   readonly account: string | null;
   readonly durationMs: number;
 }

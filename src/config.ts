@@ -107,7 +107,11 @@ const EnvSchema = z.object({
   RETRY_BASE_DELAY_MS: int(500, 1, 600_000),
   RETRY_MAX_DELAY_MS: int(60_000, 1, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: int(20_000, 100, 600_000),
+  /** Health, readiness and metrics endpoints (src/ops/); 0 leaves them off. */
   HTTP_PORT: int(0, 0, 65_535),
+  HTTP_HOST: text("0.0.0.0"),
+  /** Work waiting and nothing settled (or taken) for this long: /readyz reports the relay stalled. */
+  READY_STALL_MS: int(120_000, 1_000, 86_400_000),
 });
 
 type Env = z.output<typeof EnvSchema>;
@@ -142,7 +146,10 @@ export interface RelayConfig extends TransportSettings {
     "maxInFlight" | "preflight" | "reverseWhenAuthorized" | "retry" | "lease"
   >;
   readonly shutdownTimeoutMs: number;
+  /** Port of /healthz, /readyz and /metrics; 0: not served. */
   readonly httpPort: number;
+  readonly httpHost: string;
+  readonly readyStallMs: number;
 }
 
 export class ConfigError extends Error {
@@ -341,5 +348,7 @@ export function loadConfig(
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     httpPort: e.HTTP_PORT,
+    httpHost: e.HTTP_HOST,
+    readyStallMs: e.READY_STALL_MS,
   });
 }

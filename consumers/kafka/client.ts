@@ -1,6 +1,13 @@
 // Builds the kafkajs client from the relay's Kafka settings (TLS, SASL) and routes kafkajs' own log
 // lines into the relay's logger.
-import { Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from "kafkajs";
+import {
+  type ISocketFactory,
+  Kafka,
+  type KafkaConfig,
+  type logCreator,
+  logLevel,
+  type SASLOptions,
+} from "kafkajs";
 import type { KafkaSettings } from "../../src/config.ts";
 import type { Logger } from "../../src/logger.ts";
 
@@ -30,12 +37,21 @@ function saslOptions(sasl: NonNullable<KafkaSettings["sasl"]>): SASLOptions {
   }
 }
 
-export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
+/**
+ * `socketFactory` replaces how connections are opened (tests route every broker connection, the
+ * advertised ones included, through a proxy they can stop).
+ */
+export function createKafka(
+  settings: KafkaSettings,
+  logger: Logger,
+  options: { readonly socketFactory?: ISocketFactory } = {},
+): Kafka {
   const config: KafkaConfig = {
     clientId: settings.clientId,
     brokers: [...settings.brokers],
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(logger),
+    ...(options.socketFactory === undefined ? {} : { socketFactory: options.socketFactory }),
   };
   if (settings.ssl !== false) {
     config.ssl = {

@@ -50,7 +50,11 @@ export class OffsetCommits {
   acknowledged(payload: CommitPayload): void {
     for (const { topic, partitions } of payload.topics) {
       if (topic !== this.#s.topic) continue;
-      for (const { partition, offset } of partitions) this.#acks.set(partition, Number(String(offset)));
+      for (const { partition, offset } of partitions) {
+        const committed = Number(String(offset));
+        this.#acks.set(partition, committed);
+        this.#s.health.committed(partition, committed);
+      }
     }
   }
 

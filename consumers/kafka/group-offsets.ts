@@ -54,6 +54,10 @@ export class GroupOffsetsCheck {
   /** The group's committed offsets of the input topic, by partition (negative: none). */
   async #read(admin: Admin): Promise<Map<number, number>> {
     const [result] = await admin.fetchOffsets({ groupId: this.#s.groupId, topics: [this.#s.topic] });
-    return new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+    const offsets = new Map((result?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+    const health = this.#s.health;
+    health.answered();
+    for (const [partition, offset] of offsets) health.committed(partition, offset);
+    return offsets;
   }
 }

@@ -3,6 +3,7 @@ export { createKafka } from "./client.ts";
 export { ConsumerStoppedError } from "./crash.ts";
 export { KafkaDelivery, type KafkaOrigin, KafkaPartition } from "./delivery.ts";
 export { headersToRecord } from "./headers.ts";
+export { CRASH_LOOP_CRASHES, CRASH_LOOP_WINDOW_MS, KafkaHealth, type KafkaHealthSnapshot } from "./health.ts";
 export { type OffsetRegression, PartitionOffsets } from "./offset-tracker.ts";
 export { KafkaOutputs } from "./outputs.ts";
 export { InputOffsetsWentBackError } from "./regression.ts";

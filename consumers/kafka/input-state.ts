@@ -5,6 +5,7 @@ import type { Admin } from "kafkajs";
 import type { Intake } from "../../src/intake/index.ts";
 import type { Logger } from "../../src/logger.ts";
 import type { KafkaPartition } from "./delivery.ts";
+import { KafkaHealth } from "./health.ts";
 import type { OffsetRegression } from "./offset-tracker.ts";
 import { AssignedPartitions } from "./partitions.ts";
 import { describeRegression, InputOffsetsWentBackError } from "./regression.ts";
@@ -14,6 +15,8 @@ export class InputState {
   readonly groupId: string;
   readonly log: Logger;
   readonly partitions: AssignedPartitions;
+  /** Group membership, broker answers, crashes and end offsets, for readiness and metrics. */
+  readonly health = new KafkaHealth();
   /** Connected at start; the checks wait for it. */
   admin: Admin | undefined;
   /** Set when the source opens. */

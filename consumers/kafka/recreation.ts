@@ -66,6 +66,8 @@ export class TopicWatch {
       // mistaken for one beyond the end.
       const read = [...s.partitions.lanes()].map((lane) => ({ lane, readUpTo: lane.offsets.highestSeen }));
       const ends = await admin.fetchTopicOffsets(topic);
+      s.health.answered();
+      for (const end of ends) s.health.end(end.partition, Number(end.high), Number(end.low));
       for (const { lane, readUpTo } of read) {
         const partition = lane.partition;
         if (!s.partitions.current(partition, lane)) continue;

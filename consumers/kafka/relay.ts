@@ -44,6 +44,7 @@ import { IntakeRunner, type MessageProcessor } from "../../src/intake/index.ts";
 import type { Logger } from "../../src/logger.ts";
 import type { IntakeGate } from "../../src/pipeline/fault-gate.ts";
 import type { KafkaPartition } from "./delivery.ts";
+import type { KafkaHealthSnapshot } from "./health.ts";
 import { InputState } from "./input-state.ts";
 import { KafkaOutputs } from "./outputs.ts";
 import type { KafkaOutcomeSink, KafkaSinkTopics } from "./sink.ts";
@@ -52,6 +53,7 @@ import { ensureTopics } from "./topics.ts";
 
 export type { MessageProcessor } from "../../src/intake/index.ts";
 export { ConsumerStoppedError } from "./crash.ts";
+export type { KafkaHealthSnapshot } from "./health.ts";
 export { InputOffsetsWentBackError } from "./regression.ts";
 
 export interface KafkaRelayOptions {
@@ -139,6 +141,33 @@ export class KafkaRelay {
       deadLettered: progress.deadLettered,
       lastProgressAt: progress.lastProgressAt,
     };
+  }
+
+  /**
+   * Whether the consumer is in its group and the brokers answer, and its crashes; plus why the relay
+   * can no longer consume (offsets untrusted, topic missing, consumer gone), for readiness.
+   */
+  get health(): KafkaHealthSnapshot & {
+    readonly gone: boolean;
+    readonly offsetsUntrusted: boolean;
+    readonly topicMissing: boolean;
+  } {
+    const s = this.#state;
+    return {
+      ...s.health.snapshot,
+      gone: s.consumerGone,
+      offsetsUntrusted: s.offsetsUntrusted,
+      topicMissing: s.topicMissing,
+    };
+  }
+
+  /**
+   * Consumer lag per partition this member owns: messages between the group's committed offset and
+   * the partition's end, as last seen (by fetches, commits and the topic check every
+   * topicCheckIntervalMs). Partitions not seen yet are left out.
+   */
+  lag(): Map<number, number> {
+    return this.#state.health.lag(this.#state.partitions.owned ?? []);
   }
 
   /** Connects, joins the group and starts consuming; resolves once consumption has started. */

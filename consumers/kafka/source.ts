@@ -61,14 +61,26 @@ export class KafkaSource implements IntakeSource<KafkaPartition> {
     await admin.connect();
     s.admin = admin;
     const consumer = this.#consumer;
-    const { GROUP_JOIN, REBALANCING, CRASH, STOP, COMMIT_OFFSETS } = consumer.events;
+    const { GROUP_JOIN, REBALANCING, CRASH, STOP, COMMIT_OFFSETS, HEARTBEAT } = consumer.events;
     consumer.on(REBALANCING, () => {
       s.partitions.rebalancing = true;
+      // Kafka told a heartbeat that the group rebalances: the coordinator answered.
+      s.health.answered();
     });
-    consumer.on(GROUP_JOIN, (event) => this.#onAssignment(intake, event.payload.memberAssignment));
-    consumer.on(CRASH, (event) => this.#crash.crashed(event.payload.error, event.payload.restart));
+    consumer.on(GROUP_JOIN, (event) => {
+      s.health.joined();
+      this.#onAssignment(intake, event.payload.memberAssignment);
+    });
+    consumer.on(HEARTBEAT, () => s.health.answered());
+    consumer.on(CRASH, (event) => {
+      s.health.crashed(event.payload.error);
+      this.#crash.crashed(event.payload.error, event.payload.restart);
+    });
     consumer.on(STOP, () => this.#crash.stopped());
-    consumer.on(COMMIT_OFFSETS, (event) => this.#commits.acknowledged(event.payload));
+    consumer.on(COMMIT_OFFSETS, (event) => {
+      s.health.answered();
+      this.#commits.acknowledged(event.payload);
+    });
     await consumer.subscribe({ topic: s.topic, fromBeginning: this.#o.fromBeginning ?? true });
     await consumer.run({
       autoCommit: false,
@@ -154,6 +166,7 @@ export class KafkaSource implements IntakeSource<KafkaPartition> {
       return;
     }
     const lane = s.partitions.lane(partition);
+    s.health.end(partition, Number(batch.highWatermark));
     const first = batch.messages[0];
     if (first === undefined) return;
     const regression = lane.offsets.checkBatch(Number(first.offset), Number(batch.highWatermark));

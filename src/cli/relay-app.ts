@@ -1,13 +1,24 @@
 // Wires a running relay from a validated configuration: ledger, Dojo client, pipeline and the transport
-// RELAY_SOURCE selects (Kafka or SQS). With config.ts (which composes the transports' settings), the
-// only place under src/ that knows about consumers/.
-import { createKafka, KafkaRelay } from "../../consumers/kafka/index.ts";
-import type { SqsRelay } from "../../consumers/sqs/index.ts";
+// RELAY_SOURCE selects (Kafka or SQS), and with HTTP_PORT its operations endpoints (health, readiness,
+// metrics). With config.ts (which composes the transports' settings), the only place under src/ that
+// knows about consumers/: what readiness, metrics and spans need of each transport is read here.
+import type { Attributes } from "@opentelemetry/api";
+import type { ISocketFactory } from "kafkajs";
+import {
+  CRASH_LOOP_CRASHES,
+  CRASH_LOOP_WINDOW_MS,
+  createKafka,
+  KafkaDelivery,
+  KafkaRelay,
+} from "../../consumers/kafka/index.ts";
+import type { QueueDepth } from "../../consumers/sqs/depth.ts";
+import type { SqsOrigin, SqsRelay } from "../../consumers/sqs/index.ts";
 import type { RelayConfig } from "../config.ts";
 import { createDojoClient } from "../dojo/index.ts";
 import { isPostgresUrl, openLedger } from "../ledger/index.ts";
 import type { Logger } from "../logger.ts";
-import { FaultGate, RefundPipeline } from "../pipeline/index.ts";
+import { type AttachedRelay, type Check, MessageWatch, RelayOps, timeLedger } from "../ops/index.ts";
+import { FaultGate, type InboundMessage, RefundPipeline } from "../pipeline/index.ts";
 import { checkDojoKeys } from "./key-check.ts";
 
 export type TransportRelay = KafkaRelay | SqsRelay;
@@ -19,6 +30,8 @@ export type TransportRelay = KafkaRelay | SqsRelay;
 export interface RunningRelay<R extends TransportRelay = KafkaRelay> {
   readonly relay: R;
   readonly pipeline: RefundPipeline;
+  /** The operations endpoints, when HTTP_PORT is set: their port, metrics and readiness. */
+  readonly ops: RelayOps | undefined;
   /** Drains within the configured deadline and closes everything; resolves when done. */
   stop(): Promise<{ abandoned: number }>;
 }
@@ -26,15 +39,111 @@ export interface RunningRelay<R extends TransportRelay = KafkaRelay> {
 export interface RelayHooks {
   /** The relay cannot go on (for example its transactional producer was fenced): stop it. */
   readonly onFatal?: (error: unknown) => void;
+  /** Opens every Kafka connection (tests route them through a proxy they can stop). */
+  readonly kafkaSocketFactory?: ISocketFactory;
+  /**
+   * Export prom-client's process and Node.js metrics too. The command does; tests that run several
+   * relays in one process leave them out (they describe the process, not one relay).
+   */
+  readonly processMetrics?: boolean;
 }
 
-/** The selected transport, and the fields naming its input in the start-up log line. */
+/** The selected transport, what names its input in the start-up log line, and what ops read of it. */
+interface Transport {
+  readonly relay: TransportRelay;
+  readonly input: Record<string, string>;
+  /** The input topic or queue name (spans are named `process <it>`). */
+  readonly destination: string;
+  /** Messaging attributes of a delivery's span. */
+  readonly describe: (message: InboundMessage) => Attributes;
+  /** What readiness and metrics read of the transport, once it runs. */
+  readonly ops: () => Omit<AttachedRelay, "faults" | "watch">;
+  /** Starts what the transport runs for ops only (SQS: the depth poll). */
+  readonly startOps?: () => void;
+  readonly stopOps?: () => Promise<void>;
+}
+
+const OK: Check = { ok: true };
+
+/** Readiness of the Kafka consumer, from what it records (see consumers/kafka/health.ts). */
+function kafkaProbe(
+  relay: KafkaRelay,
+  brokers: readonly string[],
+  staleMs: number,
+): AttachedRelay["transport"] {
+  return {
+    broker(now) {
+      const h = relay.health;
+      const at = h.brokerAnsweredAt?.getTime();
+      const last = h.lastError === undefined ? "" : `; last error: ${h.lastError}`;
+      if (at === undefined)
+        return { ok: false, reason: `no Kafka broker (${brokers.join(",")}) has answered yet${last}` };
+      if (now - at > staleMs) {
+        return {
+          ok: false,
+          reason: `no Kafka broker (${brokers.join(",")}) answered for ${Math.round((now - at) / 1000)} s${last}`,
+        };
+      }
+      return OK;
+    },
+    consumer() {
+      const h = relay.health;
+      if (h.gone) return { ok: false, reason: "the Kafka consumer stopped for good; the relay stops" };
+      if (h.offsetsUntrusted)
+        return { ok: false, reason: "the input topic's offsets went backwards; the relay stops" };
+      if (h.topicMissing) return { ok: false, reason: "the input topic is missing" };
+      if (h.restarting)
+        return { ok: false, reason: `the Kafka consumer crashed and is restarting: ${h.lastError}` };
+      if (!h.joined) return { ok: false, reason: "the Kafka consumer has not joined its group yet" };
+      if (h.recentCrashes >= CRASH_LOOP_CRASHES) {
+        return {
+          ok: false,
+          reason: `the Kafka consumer is crash looping: ${h.recentCrashes} crashes after joining within ${CRASH_LOOP_WINDOW_MS / 60_000} min (last: ${h.lastError})`,
+        };
+      }
+      return OK;
+    },
+    // Lag is not work this relay is sure to be able to take (transaction markers count in it), so
+    // progress is judged on the messages in hand; a consumer that stops fetching stops heartbeating.
+    backlog: () => undefined,
+  };
+}
+
+/** Readiness of the SQS side: whether SQS answers the depth poll, and the visible messages. */
+function sqsProbe(depth: QueueDepth): AttachedRelay["transport"] {
+  return {
+    broker() {
+      const error = depth.error;
+      if (error !== undefined) {
+        return {
+          ok: false,
+          reason: `SQS did not answer GetQueueAttributes on ${depth.queueUrl}: ${error.message}`,
+        };
+      }
+      if (depth.depth === undefined)
+        return { ok: false, reason: `SQS has not answered yet (${depth.queueUrl})` };
+      return OK;
+    },
+    consumer: () => OK,
+    backlog: () => depth.depth?.visible,
+  };
+}
+
+function queueName(url: string): string {
+  return (
+    new URL(url).pathname
+      .split("/")
+      .filter((part) => part !== "")
+      .at(-1) ?? url
+  );
+}
+
 async function createTransport(
   config: RelayConfig,
   gate: FaultGate,
   logger: Logger,
   hooks: RelayHooks,
-): Promise<{ readonly relay: TransportRelay; readonly input: Record<string, string> }> {
+): Promise<Transport> {
   if (config.source === "sqs") {
     const sqs = config.sqs;
     if (sqs === undefined) throw new Error("RELAY_SOURCE=sqs needs the SQS_* settings");
@@ -46,8 +155,10 @@ async function createTransport(
     }
     // Loaded only when selected: a Kafka relay does not load the AWS SDK.
     const { createSqsClient, SqsRelay } = await import("../../consumers/sqs/index.ts");
+    const { QueueDepth } = await import("../../consumers/sqs/depth.ts");
+    const client = createSqsClient(sqs);
     const relay = new SqsRelay({
-      client: createSqsClient(sqs),
+      client,
       inputQueueUrl: sqs.inputQueueUrl,
       queues: { succeeded: sqs.succeededQueueUrl, failed: sqs.failedQueueUrl, deadLetter: sqs.dlqUrl },
       outcomeMode: config.outcomeMode,
@@ -61,12 +172,45 @@ async function createTransport(
       gate,
       logger,
     });
-    return { relay, input: { queueUrl: sqs.inputQueueUrl, region: sqs.region } };
+    // The relay's client: the poll is stopped before the relay stops, which destroys the client.
+    const depth = new QueueDepth({ client, queueUrl: sqs.inputQueueUrl });
+    const destination = queueName(sqs.inputQueueUrl);
+    return {
+      relay,
+      input: { queueUrl: sqs.inputQueueUrl, region: sqs.region },
+      destination,
+      describe: (message) => {
+        const origin = (message as { origin?: SqsOrigin }).origin;
+        return {
+          "messaging.system": "aws_sqs",
+          "messaging.operation.type": "process",
+          "messaging.operation.name": "process",
+          "messaging.destination.name": destination,
+          ...(origin === undefined ? {} : { "messaging.message.id": origin.messageId }),
+          ...(origin?.messageGroupId === undefined
+            ? {}
+            : { "messaging.message.conversation_id": origin.messageGroupId }),
+        };
+      },
+      ops: () => ({
+        transport: sqsProbe(depth),
+        sqsDepth: () => {
+          const known = depth.depth;
+          return known === undefined ? undefined : { queue: destination, ...known };
+        },
+      }),
+      startOps: () => depth.start(),
+      stopOps: () => depth.stop(),
+    };
   }
   const kafkaSettings = config.kafka;
   if (kafkaSettings === undefined) throw new Error("RELAY_SOURCE=kafka needs the KAFKA_* settings");
   const relay = new KafkaRelay({
-    kafka: createKafka(kafkaSettings, logger),
+    kafka: createKafka(
+      kafkaSettings,
+      logger,
+      hooks.kafkaSocketFactory === undefined ? {} : { socketFactory: hooks.kafkaSocketFactory },
+    ),
     groupId: kafkaSettings.groupId,
     inputTopic: kafkaSettings.inputTopic,
     topics: {
@@ -86,7 +230,35 @@ async function createTransport(
     gate,
     logger,
   });
-  return { relay, input: { topic: kafkaSettings.inputTopic, groupId: kafkaSettings.groupId } };
+  const { inputTopic: topic, groupId } = kafkaSettings;
+  return {
+    relay,
+    input: { topic, groupId },
+    destination: topic,
+    describe: (message) => {
+      const origin = message instanceof KafkaDelivery ? message.origin : undefined;
+      return {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": topic,
+        "messaging.consumer.group.name": groupId,
+        ...(origin === undefined
+          ? {}
+          : {
+              "messaging.destination.partition.id": String(origin.partition),
+              "messaging.kafka.offset": Number(origin.offset),
+              ...(origin.key === null ? {} : { "messaging.kafka.message.key": origin.key.toString("utf8") }),
+            }),
+      };
+    },
+    ops: () => ({
+      // The group coordinator gives a member this long without a heartbeat before it drops it.
+      transport: kafkaProbe(relay, kafkaSettings.brokers, kafkaSettings.sessionTimeoutMs),
+      kafkaLag: () => ({ topic, lag: relay.lag() }),
+      kafkaCrashes: () => relay.health.crashes,
+    }),
+  };
 }
 
 export async function startRelay<R extends TransportRelay = KafkaRelay>(
@@ -94,11 +266,42 @@ export async function startRelay<R extends TransportRelay = KafkaRelay>(
   logger: Logger,
   hooks: RelayHooks = {},
 ): Promise<RunningRelay<R>> {
-  const ledger = await openLedger(config.ledger.url, {
+  // Served from the start: liveness while the relay connects, readiness saying it is starting.
+  const ops =
+    config.httpPort > 0
+      ? await RelayOps.start({
+          port: config.httpPort,
+          host: config.httpHost,
+          stallMs: config.readyStallMs,
+          transport: config.source,
+          logger,
+          processMetrics: hooks.processMetrics ?? false,
+        })
+      : undefined;
+  try {
+    return await runRelay<R>(config, logger, hooks, ops);
+  } catch (error) {
+    await ops?.close();
+    throw error;
+  }
+}
+
+async function runRelay<R extends TransportRelay>(
+  config: RelayConfig,
+  logger: Logger,
+  hooks: RelayHooks,
+  ops: RelayOps | undefined,
+): Promise<RunningRelay<R>> {
+  const metrics = ops?.metrics;
+  const opened = await openLedger(config.ledger.url, {
     synchronous: config.ledger.synchronous,
     postgres: config.ledger.postgres,
     logger,
   });
+  const ledger =
+    metrics === undefined
+      ? opened
+      : timeLedger(opened, (operation, seconds, ok) => metrics.ledgerOperation(operation, seconds, ok));
   const dojo = createDojoClient({
     baseUrl: config.dojo.baseUrl,
     apiVersion: config.dojo.apiVersion,
@@ -106,6 +309,7 @@ export async function startRelay<R extends TransportRelay = KafkaRelay>(
     connections: config.dojo.connections,
     timeouts: { connectMs: config.dojo.connectTimeoutMs, totalMs: config.dojo.timeoutMs },
     logger,
+    ...(metrics === undefined ? {} : { observer: metrics }),
   });
   try {
     await checkDojoKeys(dojo, config.dojo.accounts, logger);
@@ -114,7 +318,7 @@ export async function startRelay<R extends TransportRelay = KafkaRelay>(
     throw error;
   }
   const gate = new FaultGate({ logger });
-  let transport: Awaited<ReturnType<typeof createTransport>>;
+  let transport: Transport;
   try {
     transport = await createTransport(config, gate, logger, hooks);
   } catch (error) {
@@ -129,8 +333,14 @@ export async function startRelay<R extends TransportRelay = KafkaRelay>(
       maxMessageBytes: config.maxMessageBytes,
       ...config.pipeline,
     },
-    { ledger, dojo, sink: relay.sink, logger, gate },
+    { ledger, dojo, sink: relay.sink, logger, gate, ...(metrics === undefined ? {} : { observer: metrics }) },
   );
+  // What the transports call: the pipeline, with each message's span, progress and outcome noted.
+  const watch = new MessageWatch(pipeline, {
+    destination: transport.destination,
+    describe: transport.describe,
+    metrics,
+  });
   // A ledger that stays away this long is not coming back by itself: stop, so the orchestrator
   // restarts the process (which then opens the ledger afresh, or fails to start and says why).
   const watchdog =
@@ -151,11 +361,15 @@ export async function startRelay<R extends TransportRelay = KafkaRelay>(
         ).unref()
       : undefined;
   try {
-    await relay.start(pipeline);
+    await relay.start(watch);
   } catch (error) {
     clearInterval(watchdog);
     await Promise.allSettled([ledger.close(), dojo.close()]);
     throw error;
+  }
+  if (ops !== undefined) {
+    transport.startOps?.();
+    ops.attach({ faults: () => gate.active, watch, ...transport.ops() });
   }
   logger.info(
     {
@@ -170,14 +384,19 @@ export async function startRelay<R extends TransportRelay = KafkaRelay>(
   return {
     relay: relay as R,
     pipeline,
+    ops,
     stop: () => {
       stopping ??= (async () => {
         clearInterval(watchdog);
+        ops?.stopping();
+        await transport.stopOps?.();
         const result = await relay.stop(config.shutdownTimeoutMs);
         // Other instances sharing the ledger need not wait for these leases to expire.
         await pipeline.releaseLeases().catch(() => undefined);
         await dojo.close();
         await ledger.close();
+        // Last: health and metrics stay readable while the relay drains.
+        await ops?.close();
         logger.info(result, "refund-relay stopped");
         return result;
       })();

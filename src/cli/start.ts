@@ -11,6 +11,17 @@ Runs the relay with configuration from the environment until SIGTERM or SIGINT, 
 work (SHUTDOWN_TIMEOUT_MS) and exits 0. RELAY_SOURCE picks the transport: kafka (KAFKA_*) or sqs
 (SQS_*, AWS_REGION). See README.md for every setting.
 
+With HTTP_PORT set (default 0: off), serves on HTTP_HOST (default 0.0.0.0) from start-up until the
+drain ends:
+  GET /healthz  200 while the process runs and its event loop is not blocked, else 503
+  GET /readyz   200 when the relay can work: broker answering, consumer in working order, no fault
+                (Dojo key rejected, ledger failing, outcomes unpublishable), and progress whenever
+                there is work (READY_STALL_MS, default 120000); else 503, the JSON body says why
+  GET /metrics  Prometheus text: refund_relay_* (events, refunded amounts, Dojo and ledger latency,
+                retries, dead letters, in flight, Kafka lag or SQS depth) and process metrics
+A W3C traceparent on an event (header or message attribute) is continued into its Dojo requests and
+its outcome; an OpenTelemetry SDK registered in the process records the spans.
+
 Exit codes: 0 stopped by a signal after draining; 1 could not start (a broker, topic or queue missing,
 the ledger cannot be opened) or a shutdown step hung; 2 configuration error, including a Dojo key
 that Dojo rejects at start-up; 3 stopped itself on a state it cannot leave (Kafka consumer crashed
@@ -63,7 +74,10 @@ export const startCommand: Subcommand = {
     });
     let running: Awaited<ReturnType<typeof startRelay>>;
     try {
-      running = await startRelay(config, logger, { onFatal: (error) => onFatal(error) });
+      running = await startRelay(config, logger, {
+        onFatal: (error) => onFatal(error),
+        processMetrics: true,
+      });
     } catch (error) {
       if (error instanceof DojoKeyRejectedError) {
         logger.fatal(`refund-relay did not start: ${error.message}`);

@@ -1,5 +1,7 @@
 // One logical call to Dojo: attempts, interpretation of each response, and the retry decision.
+import type { Context } from "@opentelemetry/api";
 import type { Logger } from "../logger.ts";
+import { startClientSpan } from "../ops/tracing.ts";
 import type { DojoAccount, DojoAccounts } from "./accounts.ts";
 import { type DojoError, type DojoResult, dojoError } from "./errors.ts";
 import { isJsonMediaType, parseProblem } from "./problem.ts";
@@ -16,6 +18,8 @@ export type RetryMode =
 
 export interface CallSpec<T> {
   readonly operation: string;
+  /** The path with its ids as placeholders (`url.template` of the request's span). */
+  readonly template: string;
   readonly account: DojoAccount;
   readonly merchantId: string | undefined;
   readonly method: "GET" | "POST";
@@ -24,13 +28,26 @@ export interface CallSpec<T> {
   readonly body?: string | undefined;
   readonly idempotencyKey?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+  readonly trace?: Context | undefined;
   readonly retry: RetryMode;
   /** Turns a 2xx JSON body into the result, or undefined when it lacks what we rely on. */
   readonly read: (json: unknown) => T | undefined;
 }
 
+/** Hears of every HTTP request to Dojo (metrics). Must be cheap and must not throw. */
+export interface DojoObserver {
+  /**
+   * One request ended: `status` is the HTTP status, undefined when no response came (not sent,
+   * timed out, connection lost); `attempt` counts from 1 within the call.
+   */
+  requestEnded(operation: string, status: number | undefined, seconds: number, attempt: number): void;
+}
+
 export interface CallContext {
   readonly transport: DojoTransport;
+  /** Where requests go: the server's address on request spans. */
+  readonly server: { readonly address: string; readonly port: number; readonly base: string };
+  readonly observer: DojoObserver | undefined;
   readonly accounts: DojoAccounts;
   readonly policy: RetryPolicy;
   readonly random: () => number;
@@ -49,7 +66,7 @@ export async function runCall<T>(ctx: CallContext, spec: CallSpec<T>): Promise<D
     const attemptStart = performance.now();
     // No attempt may outlive the retry budget, so the whole call ends within budgetMs.
     const remainingMs = ctx.policy.budgetMs - (attemptStart - started);
-    const outcome = await attemptOnce(ctx, spec, remainingMs);
+    const outcome = await attemptOnce(ctx, spec, remainingMs, attempt);
     const durationMs = Math.round(performance.now() - attemptStart);
     if (outcome.ok) {
       // Checked first: this is the hot path, and building the log object costs an allocation per call.
@@ -98,19 +115,41 @@ async function attemptOnce<T>(
   ctx: CallContext,
   spec: CallSpec<T>,
   totalMs: number,
+  attempt: number,
 ): Promise<AttemptOutcome<T>> {
   if (spec.signal?.aborted)
     return { ok: false, error: dojoError("aborted", "the caller aborted the request") };
+  const span = startClientSpan(spec.trace, `${spec.method} ${spec.template}`, () => ({
+    "http.request.method": spec.method,
+    "url.template": spec.template,
+    "url.full": `${ctx.server.base}${spec.path}`,
+    "server.address": ctx.server.address,
+    "server.port": ctx.server.port,
+    "refund_relay.dojo.operation": spec.operation,
+    ...(attempt > 1 ? { "http.request.resend_count": attempt - 1 } : {}),
+  }));
+  let headers = spec.headers;
+  if (span !== undefined) {
+    headers = { ...spec.headers };
+    span.inject(headers);
+  }
+  const started = performance.now();
   const sent = await ctx.transport.send({
     account: spec.account,
     method: spec.method,
     path: spec.path,
-    headers: spec.headers,
+    headers,
     body: spec.body,
     signal: spec.signal,
     totalMs,
   });
-  if (!sent.ok) return sent;
+  const status = sent.ok ? sent.response.status : undefined;
+  ctx.observer?.requestEnded(spec.operation, status, (performance.now() - started) / 1000, attempt);
+  if (!sent.ok) {
+    span?.end(undefined, sent.error.code);
+    return sent;
+  }
+  span?.end(status, status !== undefined && status >= 400 ? String(status) : undefined);
   return interpret(sent.response, spec);
 }
 

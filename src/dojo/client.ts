@@ -3,7 +3,7 @@
 import { inspect } from "node:util";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { DojoAccount, DojoAccounts } from "./accounts.ts";
-import { type CallContext, type CallSpec, runCall } from "./call.ts";
+import { type CallContext, type CallSpec, type DojoObserver, runCall } from "./call.ts";
 import { type DojoResult, dojoError } from "./errors.ts";
 import {
   type CaptureInput,
@@ -49,6 +49,8 @@ export interface DojoClientOptions {
   readonly logger?: Logger;
   /** Source of jitter; tests pass a fixed function. */
   readonly random?: () => number;
+  /** Hears of every HTTP request (metrics). */
+  readonly observer?: DojoObserver;
 }
 
 export interface DojoClient {
@@ -63,8 +65,15 @@ export interface DojoClient {
 
 export function createDojoClient(options: DojoClientOptions): DojoClient {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const base = new URL(options.baseUrl);
   const ctx: CallContext = {
     transport: new DojoTransport(options.baseUrl, timeouts, options.connections ?? 16),
+    server: {
+      address: base.hostname,
+      port: Number(base.port) || (base.protocol === "https:" ? 443 : 80),
+      base: `${base.origin}${base.pathname.replace(/\/+$/, "")}`,
+    },
+    observer: options.observer,
     accounts: options.accounts,
     policy: { ...DEFAULT_RETRY, ...options.retry },
     random: options.random ?? Math.random,
@@ -109,12 +118,14 @@ export function createDojoClient(options: DojoClientOptions): DojoClient {
       checkIdempotencyKey(input.idempotencyKey, problems);
       return call(input.merchantId, problems, (account) => ({
         operation: "createRefund",
+        template: "/payment-intents/{paymentIntentId}/refunds",
         method: "POST",
         path: `/payment-intents/${encodeURIComponent(input.paymentIntentId)}/refunds`,
         headers: { ...headers(account, true), idempotencyKey: input.idempotencyKey },
         body: JSON.stringify({ amount: input.amount, refundReason: input.refundReason, notes: input.notes }),
         idempotencyKey: input.idempotencyKey,
         signal: input.signal,
+        trace: input.trace,
         // Safe to resend: Dojo recognises a retry by its idempotency key, which never changes here.
         retry: "unless-definitive",
         read: readRefund,
@@ -126,10 +137,12 @@ export function createDojoClient(options: DojoClientOptions): DojoClient {
       checkRefundId(input.refundId, problems);
       return call(input.merchantId, problems, (account) => ({
         operation: "getRefund",
+        template: "/payment-intents/refunds/{refundId}",
         method: "GET",
         path: `/payment-intents/refunds/${encodeURIComponent(input.refundId)}`,
         headers: headers(account, false),
         signal: input.signal,
+        trace: input.trace,
         retry: "unless-definitive",
         read: readRetrievedRefund,
       }));
@@ -140,10 +153,12 @@ export function createDojoClient(options: DojoClientOptions): DojoClient {
       checkPaymentIntentId(input.paymentIntentId, problems);
       return call(input.merchantId, problems, (account) => ({
         operation: "getPaymentIntent",
+        template: "/payment-intents/{paymentIntentId}",
         method: "GET",
         path: `/payment-intents/${encodeURIComponent(input.paymentIntentId)}`,
         headers: headers(account, false),
         signal: input.signal,
+        trace: input.trace,
         retry: "unless-definitive",
         read: readIntent,
       }));
@@ -155,10 +170,12 @@ export function createDojoClient(options: DojoClientOptions): DojoClient {
       // Dojo's reversal has no body and no idempotency header, so no content type either.
       return call(input.merchantId, problems, (account) => ({
         operation: "createReversal",
+        template: "/payment-intents/{paymentIntentId}/reversal",
         method: "POST",
         path: `/payment-intents/${encodeURIComponent(input.paymentIntentId)}/reversal`,
         headers: headers(account, false),
         signal: input.signal,
+        trace: input.trace,
         retry: "only-unsent",
         read: readReversal,
       }));
@@ -169,11 +186,13 @@ export function createDojoClient(options: DojoClientOptions): DojoClient {
       const body = paymentIntentBody(input, problems);
       return call(input.merchantId, problems, (account) => ({
         operation: "createPaymentIntent",
+        template: "/payment-intents",
         method: "POST",
         path: "/payment-intents",
         headers: headers(account, true),
         body: JSON.stringify(body),
         signal: input.signal,
+        trace: input.trace,
         retry: "only-unsent",
         read: readIntent,
       }));
@@ -186,11 +205,13 @@ export function createDojoClient(options: DojoClientOptions): DojoClient {
       if (input.tipsAmount !== undefined) checkAmount("tipsAmount", input.tipsAmount, problems);
       return call(input.merchantId, problems, (account) => ({
         operation: "capture",
+        template: "/payment-intents/{paymentIntentId}/captures",
         method: "POST",
         path: `/payment-intents/${encodeURIComponent(input.paymentIntentId)}/captures`,
         headers: headers(account, true),
         body: JSON.stringify({ amount: input.amount, tipsAmount: input.tipsAmount }),
         signal: input.signal,
+        trace: input.trace,
         retry: "only-unsent",
         read: readCapture,
       }));

@@ -8,6 +8,7 @@ export {
   loadDojoAccounts,
   loadDojoAccountsFromEnv,
 } from "./accounts.ts";
+export type { DojoObserver } from "./call.ts";
 export { createDojoClient, type DojoClient, type DojoClientOptions } from "./client.ts";
 export {
   DOJO_ERROR_CATALOGUE,

@@ -1,4 +1,5 @@
 // Inputs of the client's operations, and the payment intent body (used by tests and the demo).
+import type { Context } from "@opentelemetry/api";
 import { DOJO_LIMITS } from "./limits.ts";
 import { checkAmount, checkOptionalText, type Problems } from "./request-checks.ts";
 
@@ -6,6 +7,8 @@ interface Common {
   /** Picks the account; omitted means the default key. */
   readonly merchantId?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** The trace the call belongs to: each HTTP request is a child span of it and carries `traceparent`. */
+  readonly trace?: Context | undefined;
 }
 
 export interface CreateRefundInput extends Common {

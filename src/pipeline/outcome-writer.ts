@@ -5,7 +5,14 @@ import type { EventRef, Ledger, ParkCode } from "../ledger/index.ts";
 import type { Logger } from "../logger.ts";
 import { type Delivery, Stopped } from "./delivery.ts";
 import type { FaultGate } from "./fault-gate.ts";
-import type { DeadLetterReason, MessageResult, OutcomeEvent, OutcomeSink } from "./types.ts";
+import type {
+  DeadLetterReason,
+  DeliveryTrace,
+  MessageResult,
+  OutcomeEvent,
+  OutcomeSink,
+  PipelineObserver,
+} from "./types.ts";
 
 /** Parked codes that a person must look at (all but unreadable input). */
 const NEEDS_A_PERSON: ReadonlySet<DeadLetterReason["code"]> = new Set([
@@ -22,14 +29,17 @@ export class OutcomeWriter {
   readonly #gate: FaultGate;
   readonly #log: Logger;
   readonly #now: () => Date;
+  readonly #observer: PipelineObserver;
 
   constructor(deps: {
     readonly sink: OutcomeSink;
     readonly ledger: Ledger;
     readonly gate: FaultGate;
+    readonly observer: PipelineObserver;
     readonly logger: Logger;
     readonly now: () => Date;
   }) {
+    this.#observer = deps.observer;
     this.#sink = deps.sink;
     this.#ledger = deps.ledger;
     this.#gate = deps.gate;
@@ -37,17 +47,22 @@ export class OutcomeWriter {
     this.#now = deps.now;
   }
 
-  /** Publishes, retrying transport failures until the message is stopped or fenced. */
+  /**
+   * Publishes, retrying transport failures until the message is stopped or fenced. The outcome goes
+   * out in the delivery's trace; what the ledger stores stays without one.
+   */
   async publish(delivery: Delivery, outcome: OutcomeEvent): Promise<void> {
+    const traced = withTrace(outcome, delivery.ctx.trace);
     for (let failures = 0; ; failures++) {
       delivery.checkFenced();
       try {
-        await this.#sink.publish(outcome);
+        await this.#sink.publish(traced);
         if (failures > 0) this.#gate.clear("publish");
         return;
       } catch (error) {
         // The message cannot be acknowledged before its outcome is out.
         this.#gate.report("publish", `publishing outcomes failed: ${(error as Error).message}`);
+        this.#observer.retried("publish");
         this.#log.warn(
           { err: error, outcomeId: outcome.id, failures: failures + 1 },
           "publishing an outcome failed; retrying",
@@ -88,6 +103,7 @@ export class OutcomeWriter {
         break;
       } catch (error) {
         this.#gate.report("publish", `dead-lettering failed: ${(error as Error).message}`);
+        this.#observer.retried("publish");
         this.#log.warn({ err: error, failures: failures + 1 }, "dead-lettering failed; retrying");
         if (!(await delivery.sleepAfterFailure(failures + 1))) {
           return { status: "abandoned", reason: "stopped while dead-lettering" };
@@ -114,4 +130,12 @@ export class OutcomeWriter {
     this.#log[alert ? "error" : "warn"]({ ...reason, alert }, "message dead-lettered");
     return { status: "dead-lettered", reason };
   }
+}
+
+/** The outcome with the trace context of the delivery publishing it (CloudEvents distributed tracing). */
+function withTrace(outcome: OutcomeEvent, trace: DeliveryTrace | undefined): OutcomeEvent {
+  if (trace === undefined) return outcome;
+  return trace.tracestate === undefined
+    ? { ...outcome, traceparent: trace.traceparent }
+    : { ...outcome, traceparent: trace.traceparent, tracestate: trace.tracestate };
 }

@@ -27,7 +27,14 @@ import { failedOutcome, type OutcomeContext, succeededOutcome } from "./outcomes
 import { requestHash } from "./request-hash.ts";
 import { KeyedScheduler } from "./scheduler.ts";
 import { DojoSettler, expectedOf, type Settlement } from "./settlement.ts";
-import type { DeliveryContext, InboundMessage, MessageResult, OutcomeEvent, OutcomeSink } from "./types.ts";
+import type {
+  DeliveryContext,
+  InboundMessage,
+  MessageResult,
+  OutcomeEvent,
+  OutcomeSink,
+  PipelineObserver,
+} from "./types.ts";
 
 export interface PipelineSettings {
   /** CloudEvents source of the outcome events we publish. */
@@ -59,6 +66,8 @@ export interface PipelineDeps {
   readonly logger: Logger;
   /** Where faults of the relay's own world are reported; transports pause intake on it. */
   readonly gate?: FaultGate;
+  /** Hears of retries (metrics); none by default. */
+  readonly observer?: PipelineObserver;
   readonly now?: () => Date;
   readonly random?: () => number;
 }
@@ -75,6 +84,7 @@ export class RefundPipeline {
   readonly #writer: OutcomeWriter;
   readonly #settler: DojoSettler;
   readonly #leases: IntentLeases;
+  readonly #observer: PipelineObserver;
 
   constructor(settings: PipelineSettings, deps: PipelineDeps) {
     this.#s = settings;
@@ -84,7 +94,9 @@ export class RefundPipeline {
     this.#log = deps.logger;
     this.#gate = deps.gate ?? new FaultGate({ now: this.#now, logger: deps.logger });
     this.#ledger = guardLedger(deps.ledger, this.#gate);
+    this.#observer = deps.observer ?? NO_OBSERVER;
     this.#writer = new OutcomeWriter({
+      observer: this.#observer,
       sink: deps.sink,
       ledger: this.#ledger,
       gate: this.#gate,
@@ -103,6 +115,7 @@ export class RefundPipeline {
       dojo: deps.dojo,
       memo: this.#memo,
       gate: this.#gate,
+      observer: this.#observer,
       logger: deps.logger,
       now: this.#now,
     });
@@ -167,11 +180,13 @@ export class RefundPipeline {
         try {
           if (error instanceof DependencyFault) {
             this.#gate.report(error.kind, error.message);
+            this.#observer.retried(error.kind);
             await delivery.waitOutFault(this.#gate, error.kind);
             continue;
           }
           const message = error instanceof Error ? error.message : String(error);
           delivery.tries += 1;
+          this.#observer.retried("internal_error");
           this.#log.error({ err: error, tries: delivery.tries }, "message processing failed; retrying");
           if (delivery.budgetSpent()) {
             const ref = decoded.ok ? { eventId: decoded.event.id, source: decoded.event.source } : undefined;
@@ -426,6 +441,8 @@ function parkedEvent(event: ReturnApprovedEvent) {
   const { specversion, id, source, type, data } = event;
   return { ref: { source, eventId: id }, event: { specversion, id, source, type, data } };
 }
+
+const NO_OBSERVER: PipelineObserver = { retried: () => {} };
 
 /** How long a lease on a payment intent lasts without renewal, unless configured. */
 export const DEFAULT_LEASE_MS = 30_000;

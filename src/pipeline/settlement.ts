@@ -20,6 +20,7 @@ import { DependencyFault } from "./faults.ts";
 import { LeaseLost } from "./intent-leases.ts";
 import type { IntentMemo } from "./intent-memo.ts";
 import { couldIncludeOurRefund, describeIntent, explainRefusal, preflightVerdict } from "./preflight.ts";
+import type { PipelineObserver } from "./types.ts";
 
 type Data = ReturnApprovedEvent["data"];
 export type FailDecision = Extract<Decision, { kind: "fail" }>;
@@ -53,6 +54,7 @@ export interface SettlerDeps {
   readonly dojo: Pick<DojoClient, "createRefund" | "createReversal" | "getPaymentIntent">;
   readonly memo: IntentMemo;
   readonly gate: FaultGate;
+  readonly observer: PipelineObserver;
   readonly logger: Logger;
   readonly now: () => Date;
 }
@@ -236,6 +238,7 @@ export class DojoSettler {
     error: Extract<Decision, { kind: "retry" }>["error"],
   ): Promise<Settlement | undefined> {
     delivery.tries += 1;
+    this.#d.observer.retried("dojo");
     this.#d.logger.warn(
       {
         eventId: event.id,
@@ -363,6 +366,7 @@ export class DojoSettler {
       paymentIntentId: data.paymentIntentId,
       ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
       ...(signal === undefined ? {} : { signal }),
+      ...traceOf(delivery),
     });
   }
 
@@ -376,6 +380,7 @@ export class DojoSettler {
       ...(data.notes === undefined ? {} : { notes: data.notes }),
       ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
       ...(signal === undefined ? {} : { signal }),
+      ...traceOf(delivery),
     });
     // The client resends an unanswered refund itself (same key); more than one request in the call
     // means an earlier one may have gone through, exactly as if the pipeline had retried.
@@ -389,11 +394,18 @@ export class DojoSettler {
       paymentIntentId: data.paymentIntentId,
       ...(data.merchantId === undefined ? {} : { merchantId: data.merchantId }),
       ...(signal === undefined ? {} : { signal }),
+      ...traceOf(delivery),
     });
     // Reversals are resent inside a call only when nothing was sent, so no request was ambiguous.
     if (result.ok) return { ok: true, id: result.value.reversalId, requests: 1 };
     return { ok: false, decision: classifyWriteError(result.error, "reversal"), requests: 1 };
   }
+}
+
+/** The message's processing span, as the parent of its Dojo requests. */
+function traceOf(delivery: Delivery) {
+  const trace = delivery.ctx.trace;
+  return trace === undefined ? {} : { trace: trace.context };
 }
 
 function credentialsFault(error: {

@@ -1,4 +1,5 @@
 // What the pipeline needs from the outside (ports) and what it returns per message.
+import type { Context } from "@opentelemetry/api";
 import type { InboundMessage, OutcomeEvent } from "../../schemas/index.ts";
 
 export type { InboundMessage, OutcomeEvent } from "../../schemas/index.ts";
@@ -35,6 +36,37 @@ export interface DeliveryContext {
   readonly abort?: AbortSignal;
   /** True once the transport no longer owns the message (partition revoked): nothing is published. */
   readonly fenced?: () => boolean;
+  /** The trace the message is processed in, when it has one (see src/ops/tracing.ts). */
+  readonly trace?: DeliveryTrace;
+}
+
+/** A message's processing span, as the pipeline passes it on. */
+export interface DeliveryTrace {
+  /** Parent of the Dojo requests made for the message: each is a child span of it. */
+  readonly context: Context;
+  /** W3C trace context of the processing span: published outcomes carry it. */
+  readonly traceparent: string;
+  readonly tracestate: string | undefined;
+}
+
+/** Why work on a message is tried again; reported to the pipeline's observer. */
+export type RetryReason =
+  /** Dojo gave no definitive answer: the refund is tried again with the same key. */
+  | "dojo"
+  /** Processing failed unexpectedly (a bug, or a lease lost); tried again within the budget. */
+  | "internal_error"
+  /** An outcome or dead letter could not be published. */
+  | "publish"
+  /** A fault of the relay's own world was waited out: its kind. */
+  | "ledger"
+  | "dojo_credentials";
+
+/**
+ * What the pipeline tells whoever watches it (metrics). Calls are synchronous and cheap; an observer
+ * must not throw. Outcomes are not reported here: the caller of process() has every result.
+ */
+export interface PipelineObserver {
+  retried(reason: RetryReason): void;
 }
 
 export type MessageResult =

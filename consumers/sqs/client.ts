@@ -1,16 +1,15 @@
 // Builds the SQS client from the relay's SQS settings. Credentials come from the settings when the
 // environment gave keys, otherwise from the AWS SDK's default provider chain (shared config and SSO
-// profiles, web identity, ECS and EC2 roles); they are never logged. Keep-alive sockets are sized for
-// the long polls plus the batch calls running beside them. The SDK's MD5 checks of message bodies
-// and attributes are off: TLS already guarantees what they check on the wire, and they cost about a
-// quarter of the CPU of a batch call, which bounds the relay's throughput.
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
+// profiles, web identity, ECS and EC2 roles); they are never logged. Two settings are for CPU, which
+// bounds the relay's throughput: the transport is undici's keep-alive pools (http-handler.ts), sized
+// for the long polls plus the batch calls running beside them; and the SDK's MD5 checks of message
+// bodies and attributes are off: TLS already guarantees what they check on the wire, and they cost
+// about a quarter of the CPU of a batch call.
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { SqsSettings } from "./config.ts";
+import { UndiciHttpHandler } from "./http-handler.ts";
 
 export function createSqsClient(settings: SqsSettings): SQSClient {
-  const maxSockets = settings.receiveConcurrency + 64;
   const credentials = settings.credentials;
   return new SQSClient({
     region: settings.region,
@@ -27,10 +26,9 @@ export function createSqsClient(settings: SqsSettings): SQSClient {
               : { sessionToken: credentials.sessionToken.reveal() }),
           },
         }),
-    requestHandler: {
-      connectionTimeout: 5_000,
-      httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
-      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
-    },
+    requestHandler: new UndiciHttpHandler({
+      connections: settings.receiveConcurrency + 64,
+      connectTimeoutMs: 5_000,
+    }),
   });
 }

@@ -25,6 +25,7 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
   start: async () => (await import("./start.ts")).startCommand,
   reconcile: async () => (await import("./reconcile.ts")).reconcileCommand,
   ledger: async () => (await import("./ledger.ts")).ledgerCommand,
+  demo: async () => (await import("./demo.ts")).demoCommand,
 };
 
 function usage(): string {
@@ -32,6 +33,7 @@ function usage(): string {
     "usage: refund-relay <command> [options]",
     "",
     "commands:",
+    "  demo                  refunds end to end in this process (emulated SQS, simulated Dojo), checked",
     "  validate [file|-]     validate return.approved events (one JSON document or JSON lines)",
     "  dojo-sim --port <n>   run the Dojo API simulator",
     "  start                 run the relay with configuration from the environment",

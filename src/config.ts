@@ -51,6 +51,8 @@ const EnvSchema = z.object({
     .enum(TRANSPORT_NAMES, { error: `must be ${TRANSPORT_NAMES.join(" or ")}` })
     .default("kafka"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** json (the default when stdout is not a terminal), pretty (readable colored lines), or auto. */
+  LOG_FORMAT: z.enum(["auto", "json", "pretty"], { error: "must be auto, json or pretty" }).default("auto"),
   EVENT_SOURCE: text("urn:refund-relay"),
   OUTCOME_MODE: z
     .enum(["structured", "binary"], { error: "must be structured or binary" })
@@ -119,6 +121,8 @@ type Env = z.output<typeof EnvSchema>;
 export interface RelayConfig extends TransportSettings {
   readonly source: TransportName;
   readonly logLevel: Env["LOG_LEVEL"];
+  /** auto: pretty lines when stdout is a terminal, JSON otherwise. */
+  readonly logFormat: Env["LOG_FORMAT"];
   readonly eventSource: string;
   readonly outcomeMode: "structured" | "binary";
   readonly idempotencyNamespace: string;
@@ -320,6 +324,7 @@ export function loadConfig(
   return deepFreeze({
     source: e.RELAY_SOURCE,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     eventSource: e.EVENT_SOURCE,
     outcomeMode: e.OUTCOME_MODE,
     idempotencyNamespace: e.IDEMPOTENCY_NAMESPACE,

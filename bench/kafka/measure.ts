@@ -44,7 +44,7 @@ export function cpuSeconds(pid: number, children = false): number {
 }
 
 /** CPU seconds of all local `postgres` processes; NaN when there are none (a remote server). */
-function postgresCpu(): number {
+export function postgresCpu(): number {
   let total = 0;
   let found = false;
   for (const name of readdirSync("/proc")) {

@@ -94,7 +94,7 @@ async function waitForGroup(kafka: Kafka, groupId: string, members: number): Pro
 }
 
 /** Resets the simulator, sets its latency and faults, and creates the captured payment intents. */
-async function prepareSimulator(simUrl: string, latencyMs: number): Promise<string[]> {
+export async function prepareSimulator(simUrl: string, latencyMs: number): Promise<string[]> {
   const sim = createSimControl(simUrl);
   await sim.reset();
   await sim.clearFaults();

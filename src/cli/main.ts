@@ -26,6 +26,10 @@ const subcommands: Record<string, () => Promise<Subcommand>> = {
   reconcile: async () => (await import("./reconcile.ts")).reconcileCommand,
   ledger: async () => (await import("./ledger.ts")).ledgerCommand,
   demo: async () => (await import("./demo.ts")).demoCommand,
+  send: async () => (await import("./send.ts")).sendCommand,
+  tail: async () => (await import("./tail.ts")).tailCommand,
+  schemas: async () => (await import("./schemas.ts")).schemasCommand,
+  version: async () => (await import("./version.ts")).versionCommand,
 };
 
 function usage(): string {
@@ -41,8 +45,19 @@ function usage(): string {
     "                        list, show and settle events parked for a person",
     "  ledger <migrate|status>",
     "                        migrate the PostgreSQL ledger's schema, or show its version and counts",
+    "  send [file|-]         publish return.approved events to the input topic or queue (--sqs, --raw,",
+    "                        --dry-run, --topic, --queue-url)",
+    "  tail [succeeded|failed|dlq|all]",
+    "                        print outcomes and dead letters as they are published (--json, --count,",
+    "                        --timeout, --from-beginning; SQS: --delete)",
+    "  schemas [--out DIR] [--format json|asyncapi]",
+    "                        print or export the event contracts (JSON Schema, AsyncAPI)",
+    "  version               print the version (also --version, -V)",
     "",
     "Run `refund-relay <command> --help` for the options of one command.",
+    "",
+    "exit status: 0 ok, 1 failure, 2 usage or configuration error, 3 the relay (start) stopped itself on a",
+    "state it cannot leave: restart it.",
     "",
   ].join("\n");
 }
@@ -53,7 +68,7 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
     (name === undefined ? io.stderr : io.stdout).write(usage());
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
-  const load = subcommands[name];
+  const load = subcommands[name === "--version" || name === "-V" ? "version" : name];
   if (load === undefined) {
     io.stderr.write(`refund-relay: unknown command "${name}"\n\n${usage()}`);
     return EXIT_USAGE;

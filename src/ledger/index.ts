@@ -4,7 +4,7 @@ import { PostgresLedger } from "./postgres.ts";
 import { isPostgresUrl, type PostgresLedgerSettings } from "./postgres-settings.ts";
 import { SqliteLedger } from "./sqlite.ts";
 import { ThreadedSqliteLedger } from "./sqlite-threaded.ts";
-import type { Ledger } from "./types.ts";
+import type { Ledger, LedgerLookup } from "./types.ts";
 
 export { PostgresLedger, type PostgresLedgerOptions } from "./postgres.ts";
 export type { SweepResult } from "./postgres-retention.ts";
@@ -46,7 +46,10 @@ export function sqlitePath(url: string): string {
   return url.slice("sqlite:".length).replace(/^\/\//, "");
 }
 
-export async function openLedger(url: string, options: OpenLedgerOptions = {}): Promise<Ledger> {
+export async function openLedger(
+  url: string,
+  options: OpenLedgerOptions = {},
+): Promise<Ledger & LedgerLookup> {
   if (url.startsWith("sqlite:")) {
     const path = sqlitePath(url);
     if (path === "")

@@ -7,12 +7,14 @@
 import type pg from "pg";
 import type { Logger } from "../logger.ts";
 import { BatchQueue, type BatchResult } from "./postgres-batch.ts";
+import * as lookups from "./postgres-lookup.ts";
 import { prepareSchema } from "./postgres-migrations.ts";
 import * as ops from "./postgres-ops.ts";
 import { type ConnectionTarget, connectionTarget, createPool } from "./postgres-pool.ts";
 import * as results from "./postgres-results.ts";
 import { RetentionSweeper, type SweepResult } from "./postgres-retention.ts";
 import type { PostgresLedgerSettings } from "./postgres-settings.ts";
+import { lookupLimit } from "./sqlite.ts";
 import { LedgerUnavailableError } from "./sqlite-threaded.ts";
 import type {
   AuditRecord,
@@ -23,6 +25,7 @@ import type {
   LeaseClaim,
   Ledger,
   LedgerEntry,
+  LedgerLookup,
   ManualSettlement,
   NewLedgerEntry,
   ParkCode,
@@ -45,7 +48,7 @@ const MAX_BATCHES_IN_FLIGHT = 4;
 const RETRIES_ON_CONFLICT = 3;
 const CONFLICT_CODES = new Set(["40P01", "40001"]);
 
-export class PostgresLedger implements Ledger {
+export class PostgresLedger implements Ledger, LedgerLookup {
   readonly #pool: pg.Pool;
   readonly #target: ConnectionTarget;
   readonly #queue: BatchQueue<ops.PgOp>;
@@ -226,6 +229,34 @@ export class PostgresLedger implements Ledger {
       () => ops.releaseIntent(lease),
       () => undefined,
     );
+  }
+
+  findByEventId(eventId: string, limit: number): Promise<LedgerEntry[]> {
+    return this.#lookup(() => lookups.findByEventId(this.#pool, eventId, lookupLimit(limit)));
+  }
+
+  findByReturnId(returnId: string, limit: number): Promise<LedgerEntry[]> {
+    return this.#lookup(() => lookups.findByReturnId(this.#pool, returnId, lookupLimit(limit)));
+  }
+
+  findByPaymentIntent(paymentIntentId: string, limit: number): Promise<LedgerEntry[]> {
+    return this.#lookup(() => lookups.findByPaymentIntent(this.#pool, paymentIntentId, lookupLimit(limit)));
+  }
+
+  intentLease(paymentIntentId: string): Promise<IntentLease | undefined> {
+    return this.#lookup(() => lookups.intentLease(this.#pool, paymentIntentId));
+  }
+
+  /** A lookup on the pool, beside the batches; a failed query is an outage, as for a batch. */
+  async #lookup<T>(query: () => Promise<T>): Promise<T> {
+    if (this.#closed !== undefined) throw new LedgerError("the ledger is closed");
+    try {
+      return await query();
+    } catch (error) {
+      if (error instanceof LedgerError) throw error;
+      const message = `the ledger at ${this.#target.display} failed: ${(error as Error).message}`;
+      throw new LedgerUnavailableError(message, { cause: error });
+    }
   }
 
   /** Writes already requested commit first; then the sweep stops and the connections close. */

@@ -133,6 +133,16 @@ export type StoreOp =
     }
   | { readonly op: "releaseIntent"; readonly lease: LeaseRow };
 
+/**
+ * Read-only lookups (LedgerLookup), by name, with their arguments. They run outside the group commit:
+ * no write lock, each statement its own read of what is committed.
+ */
+export type StoreLookup =
+  | { readonly lookup: "byEventId"; readonly eventId: string; readonly limit: number }
+  | { readonly lookup: "byReturnId"; readonly returnId: string; readonly limit: number }
+  | { readonly lookup: "byPaymentIntent"; readonly paymentIntentId: string; readonly limit: number }
+  | { readonly lookup: "intentLease"; readonly paymentIntentId: string };
+
 /** A lease as stored and passed between threads (expiry in epoch milliseconds). */
 export interface LeaseRow {
   readonly payment_intent_id: string;
@@ -179,6 +189,36 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
+/**
+ * The lookups' statements. By event id: the unique index on (source, event_id) is walked once per
+ * distinct source (a handful) instead of scanning the table. By return id: the stored event and outcome
+ * texts are searched for the id as JSON writes it before any is parsed. By payment intent: a scan (no
+ * index: it would cost every insert of the relay, for a command a person runs).
+ */
+const LOOKUP_SQL = {
+  byEventId: `WITH RECURSIVE sources(source) AS (
+       SELECT MIN(source) FROM refund_events
+       UNION ALL
+       SELECT (SELECT MIN(e.source) FROM refund_events e WHERE e.source > sources.source)
+         FROM sources WHERE sources.source IS NOT NULL)
+     SELECT r.* FROM sources JOIN refund_events r ON r.source = sources.source AND r.event_id = $eventId
+     ORDER BY r.first_seen_at, r.seq LIMIT $limit`,
+  byReturnId: `SELECT * FROM refund_events
+     WHERE (instr(event, $needle) > 0
+            AND CASE WHEN json_valid(event) THEN json_extract(event, '$.data.returnId') END = $returnId)
+        OR (instr(outcome, $needle) > 0
+            AND CASE WHEN json_valid(outcome) THEN json_extract(outcome, '$.data.returnId') END = $returnId)
+     ORDER BY first_seen_at, seq LIMIT $limit`,
+  byPaymentIntent: `SELECT * FROM refund_events WHERE payment_intent_id = $paymentIntentId
+     ORDER BY first_seen_at, seq LIMIT $limit`,
+  intentLease: "SELECT * FROM intent_leases WHERE payment_intent_id = $paymentIntentId",
+} as const satisfies Record<StoreLookup["lookup"], string>;
+
+/** How a JSON text spells a string inside its quotes: what to search stored JSON texts for. */
+export function jsonSpelling(value: string): string {
+  return JSON.stringify(value).slice(1, -1);
+}
+
 const OPEN_STATES: ReadonlySet<LedgerState> = new Set(["received", "submitting", "unknown"]);
 const OPEN = "('received', 'submitting', 'unknown')";
 
@@ -201,6 +241,8 @@ export class SqliteStore {
   readonly #claim: StatementSync;
   readonly #renew: StatementSync;
   readonly #release: StatementSync;
+  /** Prepared on first use: only the command line looks rows up this way. */
+  readonly #lookups = new Map<StoreLookup["lookup"], StatementSync>();
 
   constructor(options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -282,6 +324,33 @@ export class SqliteStore {
     this.#audit = this.#db.prepare(
       "SELECT * FROM ledger_audit WHERE source = ? AND event_id = ? ORDER BY seq",
     );
+  }
+
+  /**
+   * Runs a read-only lookup outside any transaction; only between batches (never from inside
+   * runBatch), which both drivers guarantee by running each on one thread, synchronously.
+   */
+  lookup(q: StoreLookup): unknown {
+    if (this.#db.isTransaction) throw new LedgerError("a lookup cannot run inside a write transaction");
+    let statement = this.#lookups.get(q.lookup);
+    if (statement === undefined) {
+      statement = this.#db.prepare(LOOKUP_SQL[q.lookup]);
+      this.#lookups.set(q.lookup, statement);
+    }
+    switch (q.lookup) {
+      case "byEventId":
+        return statement.all({ eventId: q.eventId, limit: q.limit }) as unknown as Row[];
+      case "byReturnId":
+        return statement.all({
+          needle: jsonSpelling(q.returnId),
+          returnId: q.returnId,
+          limit: q.limit,
+        }) as unknown as Row[];
+      case "byPaymentIntent":
+        return statement.all({ paymentIntentId: q.paymentIntentId, limit: q.limit }) as unknown as Row[];
+      case "intentLease":
+        return statement.get({ paymentIntentId: q.paymentIntentId }) as LeaseRow | undefined;
+    }
   }
 
   get isOpen(): boolean {

@@ -9,7 +9,7 @@
 // those as an outage of the ledger: it pauses and tries again.
 import { Worker } from "node:worker_threads";
 import { StoreLedger } from "./sqlite.ts";
-import type { SqliteOptions, StoreOp } from "./sqlite-store.ts";
+import type { SqliteOptions, StoreLookup, StoreOp } from "./sqlite-store.ts";
 import type { WorkerReply, WorkerRequest } from "./sqlite-worker.ts";
 import { LedgerError } from "./types.ts";
 
@@ -99,6 +99,21 @@ export class ThreadedSqliteLedger extends StoreLedger {
       this.#waiting.set(id, { resolve, reject });
       this.#outbox.push({ id, op });
       // Operations issued in the same turn travel in one message.
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#send());
+      }
+    });
+  }
+
+  /** A lookup travels like an operation; the worker answers it at once, outside the group commit. */
+  protected async read(lookup: StoreLookup): Promise<unknown> {
+    if (this.#closed !== undefined) throw new LedgerError("the ledger is closed");
+    if (this.#failure !== undefined) await this.#respawn();
+    return new Promise((resolve, reject) => {
+      const id = this.#nextId++;
+      this.#waiting.set(id, { resolve, reject });
+      this.#outbox.push({ id, lookup });
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.#send());

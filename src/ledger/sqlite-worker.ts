@@ -2,12 +2,12 @@
 // it receives within about a millisecond, and answers each batch with one message once it committed.
 // Blocking disk syncs happen here, not on the thread that talks to Kafka and Dojo.
 import { parentPort, workerData } from "node:worker_threads";
-import { type SqliteOptions, SqliteStore, type StoreOp } from "./sqlite-store.ts";
+import { type SqliteOptions, SqliteStore, type StoreLookup, type StoreOp } from "./sqlite-store.ts";
 
-export interface WorkerRequest {
-  readonly id: number;
-  readonly op: StoreOp;
-}
+/** A write (or read) for the next group commit, or a read-only lookup answered at once, outside it. */
+export type WorkerRequest =
+  | { readonly id: number; readonly op: StoreOp }
+  | { readonly id: number; readonly lookup: StoreLookup };
 
 export type WorkerReply =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
@@ -35,7 +35,7 @@ try {
   throw error;
 }
 
-let pending: WorkerRequest[] = [];
+let pending: Array<Extract<WorkerRequest, { op: StoreOp }>> = [];
 let timer: NodeJS.Timeout | undefined;
 
 function flush(): void {
@@ -61,6 +61,21 @@ port.on("message", (message: readonly WorkerRequest[] | "close") => {
     port.postMessage("closed");
     return;
   }
-  pending.push(...message);
-  timer ??= setTimeout(flush, 1);
+  let queued = false;
+  const answers: WorkerReply[] = [];
+  for (const request of message) {
+    if (!("lookup" in request)) {
+      pending.push(request);
+      queued = true;
+      continue;
+    }
+    // Between group commits, so never inside a write transaction: no write lock is taken.
+    try {
+      answers.push({ id: request.id, ok: true, value: store.lookup(request.lookup) });
+    } catch (error) {
+      answers.push({ id: request.id, ok: false, error: describe(error) });
+    }
+  }
+  if (answers.length > 0) port.postMessage(answers);
+  if (queued) timer ??= setTimeout(flush, 1);
 });

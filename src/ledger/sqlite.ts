@@ -14,6 +14,7 @@ import {
   SqliteStore,
   type StoreBegin,
   type StoreClaim,
+  type StoreLookup,
   type StoreOp,
   type StoreSettle,
   type StoreTransition,
@@ -27,6 +28,7 @@ import type {
   LeaseClaim,
   Ledger,
   LedgerEntry,
+  LedgerLookup,
   ManualSettlement,
   NewLedgerEntry,
   ParkCode,
@@ -132,8 +134,10 @@ function toBegin(value: StoreBegin): BeginResult {
 }
 
 /** The Ledger methods, expressed as store operations; subclasses decide where the store runs. */
-export abstract class StoreLedger implements Ledger {
+export abstract class StoreLedger implements Ledger, LedgerLookup {
   protected abstract execute(op: StoreOp): Promise<unknown>;
+  /** Runs a read-only lookup outside the group commit (no write lock). */
+  protected abstract read(q: StoreLookup): Promise<unknown>;
   abstract close(): Promise<void>;
 
   async begin(entry: NewLedgerEntry, now: Date): Promise<BeginResult> {
@@ -247,6 +251,26 @@ export abstract class StoreLedger implements Ledger {
     await this.execute({ op: "releaseIntent", lease: leaseRow(lease) });
   }
 
+  async findByEventId(eventId: string, limit: number): Promise<LedgerEntry[]> {
+    const q: StoreLookup = { lookup: "byEventId", eventId, limit: lookupLimit(limit) };
+    return ((await this.read(q)) as Row[]).map(toEntry);
+  }
+
+  async findByReturnId(returnId: string, limit: number): Promise<LedgerEntry[]> {
+    const q: StoreLookup = { lookup: "byReturnId", returnId, limit: lookupLimit(limit) };
+    return ((await this.read(q)) as Row[]).map(toEntry);
+  }
+
+  async findByPaymentIntent(paymentIntentId: string, limit: number): Promise<LedgerEntry[]> {
+    const q: StoreLookup = { lookup: "byPaymentIntent", paymentIntentId, limit: lookupLimit(limit) };
+    return ((await this.read(q)) as Row[]).map(toEntry);
+  }
+
+  async intentLease(paymentIntentId: string): Promise<IntentLease | undefined> {
+    const row = (await this.read({ lookup: "intentLease", paymentIntentId })) as LeaseRow | undefined;
+    return row === undefined ? undefined : toLease(row);
+  }
+
   async audit(ref: EventRef): Promise<AuditRecord[]> {
     const rows = (await this.execute({ op: "audit", ref: plainRef(ref) })) as AuditRow[];
     return rows.map((r) => ({
@@ -260,6 +284,14 @@ export abstract class StoreLedger implements Ledger {
       newState: r.new_state,
     }));
   }
+}
+
+/** A lookup's limit: a positive integer (refused before anything is read). */
+export function lookupLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new LedgerError(`a lookup's limit must be a positive integer, got ${limit}`);
+  }
+  return limit;
 }
 
 function plainExpected(expected: Expected): Expected {
@@ -357,6 +389,11 @@ export class SqliteLedger extends StoreLedger {
 
   protected execute(op: StoreOp): Promise<unknown> {
     return this.#queue.push(op);
+  }
+
+  protected async read(q: StoreLookup): Promise<unknown> {
+    if (!this.#store.isOpen) throw new LedgerError("the ledger is closed");
+    return this.#store.lookup(q);
   }
 
   async close(): Promise<void> {

@@ -222,6 +222,31 @@ export interface Ledger {
   close(): Promise<void>;
 }
 
+/**
+ * Read-only lookups for operators (`refund-relay inspect`, `refund-relay replay`), beside the relay's
+ * own operations. None takes a write lock: on SQLite they read outside the group commit's
+ * transactions, so a command scanning the table of a live ledger never holds the relay's writes back
+ * (within one process a lookup still takes its turn on the ledger's connection). They see what was
+ * committed when they run. Answers are oldest first (first seen), at most `limit` entries.
+ */
+export interface LedgerLookup {
+  /** Entries with this event id, from any source (an id is unique per source only). */
+  findByEventId(eventId: string, limit: number): Promise<LedgerEntry[]>;
+  /**
+   * Entries whose stored event or stored outcome names this return id (`data.returnId`). The event is
+   * stored only for parked events and the outcome only once settled, so an event still in flight and
+   * never parked is not found by its return id.
+   */
+  findByReturnId(returnId: string, limit: number): Promise<LedgerEntry[]>;
+  /** Entries of one payment intent. */
+  findByPaymentIntent(paymentIntentId: string, limit: number): Promise<LedgerEntry[]>;
+  /**
+   * The lease on a payment intent as stored, live or not (`expiresAt` in the past: expired or
+   * released); undefined when the intent was never leased (or its lease was swept).
+   */
+  intentLease(paymentIntentId: string): Promise<IntentLease | undefined>;
+}
+
 /** A refused operation or a bug in the caller (unknown event, wrong method): never an outage. */
 export class LedgerError extends Error {
   override readonly name = "LedgerError";

@@ -2,7 +2,14 @@
 // a factory that opens a fresh, empty ledger; the suite runs unchanged against each backend.
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import type { EventRef, Expected, Ledger, LedgerEntry, NewLedgerEntry } from "../../src/ledger/types.ts";
+import type {
+  EventRef,
+  Expected,
+  Ledger,
+  LedgerEntry,
+  LedgerLookup,
+  NewLedgerEntry,
+} from "../../src/ledger/types.ts";
 
 export interface LedgerFactory {
   open(): Promise<Ledger>;
@@ -487,5 +494,132 @@ export function describeLedgerContract(name: string, factory: LedgerFactory): vo
         expect((await restarted.begin(inFlight, later(5))).kind).toBe("existing");
       });
     }
+  });
+}
+
+export interface LookupLedgerFactory {
+  open(): Promise<Ledger & LedgerLookup>;
+}
+
+const refOf = (e: LedgerEntry) => `${e.source} ${e.eventId}`;
+
+/**
+ * The read-only lookups (LedgerLookup) every backend must answer alike: by event id across sources, by
+ * return id from the stored event or outcome, by payment intent, and the stored lease of an intent.
+ */
+export function describeLedgerLookupContract(name: string, factory: LookupLedgerFactory): void {
+  describe(`ledger lookup contract: ${name}`, () => {
+    const open: Ledger[] = [];
+    const fresh = async () => {
+      const ledger = await factory.open();
+      open.push(ledger);
+      return ledger;
+    };
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((l) => l.close()));
+    });
+
+    it("finds an event id under every source that used it, oldest first, and nothing else", async () => {
+      const ledger = await fresh();
+      const shared = `evt-${randomUUID()}`;
+      const a = sampleEntry({ eventId: shared, source: "urn:shop:b" });
+      const b = sampleEntry({ eventId: shared, source: "urn:shop:a" });
+      const c = sampleEntry({ eventId: shared, source: "urn:shop:c" });
+      await ledger.begin(a, t0);
+      await ledger.begin(b, later(1));
+      await ledger.begin(sampleEntry({ source: "urn:shop:z" }), later(2));
+      await ledger.begin(c, later(3));
+      const found = await ledger.findByEventId(shared, 10);
+      expect(found.map(refOf)).toEqual([a, b, c].map((e) => `${e.source} ${e.eventId}`));
+      expect(found[1]).toMatchObject({ ...b, state: "received", attempts: 0 });
+      expect(await ledger.findByEventId("evt-never-seen", 10)).toEqual([]);
+      // A prefix of an id is another id.
+      expect(await ledger.findByEventId(shared.slice(0, -1), 10)).toEqual([]);
+      expect((await ledger.findByEventId(shared, 2)).map(refOf)).toHaveLength(2);
+    });
+
+    it("finds a return id in the stored event of a parked entry and in the stored outcome of a settled one", async () => {
+      const ledger = await fresh();
+      const returnId = `RMA-"q"\\-${randomUUID().slice(0, 8)}`;
+      const parked = sampleEntry();
+      const settled = sampleEntry();
+      const inFlight = sampleEntry();
+      const other = sampleEntry();
+      for (const [i, e] of [parked, settled, inFlight, other].entries()) await ledger.begin(e, later(i));
+      await ledger.markParked(parked, "retry_budget_exhausted", "Dojo kept failing", later(10), {
+        id: parked.eventId,
+        data: { returnId, orderId: "ORD-1" },
+      });
+      await ledger.settle(
+        settled,
+        { state: "succeeded", outcome: { type: "refund.succeeded", data: { returnId } }, refundId: "rfnd_1" },
+        later(11),
+      );
+      // Its return id is known only to the platform: the ledger keeps no copy of an event in flight.
+      await submit(ledger, inFlight, { state: "received", attempts: 0 }, later(12));
+      // Another return whose id contains this one is not a match.
+      await ledger.settle(
+        other,
+        {
+          state: "succeeded",
+          outcome: { data: { returnId: `${returnId}-2`, note: returnId } },
+          refundId: "r",
+        },
+        later(13),
+      );
+      const found = await ledger.findByReturnId(returnId, 10);
+      expect(found.map(refOf)).toEqual([parked, settled].map((e) => `${e.source} ${e.eventId}`));
+      expect(found[0]?.parked).toMatchObject({ code: "retry_budget_exhausted" });
+      expect(found[1]).toMatchObject({ state: "succeeded", refundId: "rfnd_1" });
+      expect(await ledger.findByReturnId("RMA-none", 10)).toEqual([]);
+      expect(await ledger.findByReturnId(returnId, 1)).toHaveLength(1);
+    });
+
+    it("finds every event of a payment intent, oldest first, in whatever state", async () => {
+      const ledger = await fresh();
+      const pi = `pi_lookup_${randomUUID().slice(0, 8)}`;
+      const first = sampleEntry({ paymentIntentId: pi });
+      const second = sampleEntry({ paymentIntentId: pi, source: "urn:shop:other" });
+      await ledger.begin(second, later(5));
+      await ledger.begin(first, t0);
+      await ledger.begin(sampleEntry({ paymentIntentId: `${pi}x` }), later(1));
+      await ledger.settle(first, { state: "succeeded", outcome: {}, refundId: "rfnd_a" }, later(6));
+      const found = await ledger.findByPaymentIntent(pi, 10);
+      expect(found.map(refOf)).toEqual([first, second].map((e) => `${e.source} ${e.eventId}`));
+      expect(found.map((e) => e.state)).toEqual(["succeeded", "received"]);
+      expect(await ledger.findByPaymentIntent("pi_none", 10)).toEqual([]);
+      expect(await ledger.findByPaymentIntent(pi, 1)).toHaveLength(1);
+    });
+
+    it("reads an intent's lease as stored: held, released (kept as expired), or never taken", async () => {
+      const ledger = await fresh();
+      expect(await ledger.intentLease("pi_never")).toBeUndefined();
+      const claim = await ledger.claimIntent("pi_l1", "relay-a", 5_000, t0);
+      if (!claim.ok) throw new Error("claim refused");
+      expect(await ledger.intentLease("pi_l1")).toEqual({
+        paymentIntentId: "pi_l1",
+        owner: "relay-a",
+        token: 1,
+        expiresAt: later(5_000),
+      });
+      await ledger.releaseIntent(claim.lease);
+      const released = await ledger.intentLease("pi_l1");
+      expect(released).toMatchObject({ owner: "relay-a", token: 1 });
+      expect(released?.expiresAt.getTime()).toBeLessThanOrEqual(t0.getTime());
+    });
+
+    it("refuses a limit that is not a positive integer, and finds nothing for ids no ledger can hold", async () => {
+      const ledger = await fresh();
+      await expect(ledger.findByPaymentIntent("pi", 0)).rejects.toThrow(/limit/);
+      await expect(ledger.findByEventId("evt", 1.5)).rejects.toThrow(/limit/);
+      expect(await ledger.findByEventId("evt-\u0000", 5)).toEqual([]);
+      expect(await ledger.findByReturnId("RMA-\ud800", 5)).toEqual([]);
+    });
+
+    it("refuses lookups once closed", async () => {
+      const ledger = await factory.open();
+      await ledger.close();
+      await expect(ledger.findByEventId("evt", 1)).rejects.toThrow(/closed/);
+    });
   });
 }

@@ -318,12 +318,12 @@ function bodyForJson(body: string | null): unknown {
 /** Stops the tail: a signal, enough messages, no message for a while, or an error. */
 class Run {
   readonly done: Promise<number>;
-  readonly abort = new AbortController();
   printed = 0;
   readonly #io: CliIo;
   readonly #o: Options;
   #finish!: (code: number) => void;
   #idle: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(io: CliIo, options: Options, signal: AbortSignal | undefined) {
     this.#io = io;
@@ -338,7 +338,7 @@ class Run {
   }
 
   get stopped(): boolean {
-    return this.abort.signal.aborted;
+    return this.#stopped;
   }
 
   /** (Re)starts the idle timer. */
@@ -389,7 +389,7 @@ class Run {
   stop(code: number): void {
     if (this.stopped) return;
     clearTimeout(this.#idle);
-    this.abort.abort();
+    this.#stopped = true;
     this.#finish(code);
   }
 
@@ -503,6 +503,14 @@ interface Held {
   until: number;
 }
 
+/**
+ * How long one receive waits for messages. Short, because a receive is never cut off: SQS would go on
+ * waiting for the abandoned call and hand it a message that then stays hidden for the visibility
+ * timeout, where no one can release it. So a stop waits for the receives in flight, and releases what
+ * they bring back.
+ */
+const RECEIVE_WAIT_S = 1;
+
 /** Reads one queue until the run stops. */
 class QueueReader {
   readonly #client: SQSClient;
@@ -540,16 +548,14 @@ class QueueReader {
           new this.#sqs.ReceiveMessageCommand({
             QueueUrl: this.#url,
             MaxNumberOfMessages: 10,
-            WaitTimeSeconds: 5,
+            WaitTimeSeconds: RECEIVE_WAIT_S,
             ...(this.#o.delete ? {} : { VisibilityTimeout: this.#o.visibilityS }),
             MessageAttributeNames: ["All"],
             MessageSystemAttributeNames: ["SentTimestamp", "ApproximateReceiveCount", "MessageGroupId"],
           }),
-          { abortSignal: this.#run.abort.signal },
         );
         messages = out.Messages ?? [];
       } catch (error) {
-        if (this.#run.stopped) return;
         throw sqsProblem(error, this.#url);
       }
       const printed: SqsMessage[] = [];

@@ -25,11 +25,38 @@ export class Secret {
   }
 }
 
+/**
+ * What a variable's schema says about it beyond parsing, attached with zod's `.meta({...})` where the
+ * variable is declared: the README's configuration table is generated from it (src/config-docs.ts).
+ * The value parsers below fill in `default`, `range` and `values`; the declaration adds the rest.
+ */
+export interface VariableMeta {
+  /** One or a few sentences: what the setting does, in the README's words. Required on every variable. */
+  readonly description?: string;
+  /** The unit of a number: "ms", "s", "days", "bytes". */
+  readonly unit?: string;
+  /** An example value, shown as such (never a real secret). */
+  readonly example?: string;
+  /** What the value looks like when neither `values` nor `range` says it ("URL", "path", ...). */
+  readonly format?: string;
+  /** The value is a secret: kept out of logs; a config file holding it should be readable by its owner only. */
+  readonly secret?: boolean;
+  /** Shown instead of the default when the effective default is computed or conditional. */
+  readonly defaultText?: string;
+  /** The value an unset (or blank) variable takes, as it would be written in the environment. */
+  readonly default?: string;
+  /** The inclusive range of an integer. */
+  readonly range?: readonly [number, number];
+  /** The values accepted, when they are a closed list. */
+  readonly values?: readonly string[];
+}
+
 export const bool = (fallback: boolean) =>
   z
     .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
     .optional()
-    .transform((v) => (v === undefined ? fallback : v === "true" || v === "1" || v === "yes"));
+    .transform((v) => (v === undefined ? fallback : v === "true" || v === "1" || v === "yes"))
+    .meta({ default: String(fallback), values: ["true", "false"] } satisfies VariableMeta);
 
 export const int = (fallback: number, min: number, max: number) =>
   z
@@ -43,13 +70,15 @@ export const int = (fallback: number, min: number, max: number) =>
         return z.NEVER;
       }
       return n;
-    });
+    })
+    .meta({ default: String(fallback), range: [min, max] } satisfies VariableMeta);
 
 export const text = (fallback: string) =>
   z
     .string()
     .optional()
-    .transform((v) => (v === undefined || v.trim() === "" ? fallback : v.trim()));
+    .transform((v) => (v === undefined || v.trim() === "" ? fallback : v.trim()))
+    .meta({ default: fallback } satisfies VariableMeta);
 
 export const optionalText = z
   .string()
@@ -99,6 +128,24 @@ export function parseVariables<Shape extends z.ZodRawShape>(
     }
   }
   return values as z.output<z.ZodObject<Shape>>;
+}
+
+/**
+ * A variable's documentation: the metadata of its schema and of the schemas it is built from (a
+ * default's inner enum, a pipe's input), the outermost winning.
+ */
+export function metaOf(schema: z.ZodType): VariableMeta {
+  let inner: VariableMeta = {};
+  if (schema instanceof z.ZodPipe) {
+    inner = metaOf(schema.in as z.ZodType);
+  } else if (schema instanceof z.ZodDefault) {
+    inner = { ...metaOf(schema.unwrap() as z.ZodType), default: String(schema.def.defaultValue) };
+  } else if (schema instanceof z.ZodOptional) {
+    inner = metaOf(schema.unwrap() as z.ZodType);
+  } else if (schema instanceof z.ZodEnum) {
+    inner = { values: schema.options.map(String) };
+  }
+  return { ...inner, ...((schema.meta() ?? {}) as VariableMeta) };
 }
 
 /** Every variable of a schema, in its order. */

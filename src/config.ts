@@ -1,16 +1,20 @@
-// Configuration: read from the environment once at start-up, validated with zod, every problem
-// reported in one message, then frozen. Nothing else in the process reads process.env. The core's own
-// settings are here; each transport brings its own fragment (consumers/<transport>/config.ts), and only
-// the fragment RELAY_SOURCE selects is read.
-import { readFileSync } from "node:fs";
+// Configuration: read from the environment once at start-up (laid over an optional config file,
+// src/config-file.ts), validated with zod, every problem reported in one message, then frozen. Nothing
+// else in the process reads process.env. The core's own settings are here; each transport brings its
+// own fragment (consumers/<transport>/config.ts), and only the fragment RELAY_SOURCE selects is read.
+// A variable named like a setting that no schema knows stops the relay (src/config-unknown.ts). The
+// README's configuration table is rendered from these schemas (src/config-docs.ts).
+import { readFileSync, statSync } from "node:fs";
 import { z } from "zod";
 import { KAFKA_CONFIG } from "../consumers/kafka/config.ts";
 import { SQS_CONFIG } from "../consumers/sqs/config.ts";
 import { IDEMPOTENCY_NAMESPACE_PATTERN } from "../schemas/index.ts";
+import { parseConfigFile, permissionWarnings } from "./config-file.ts";
 import {
   bool,
   type FragmentContext,
   int,
+  metaOf,
   optionalText,
   parseVariables,
   Secret,
@@ -18,6 +22,7 @@ import {
   text,
   variablesOf,
 } from "./config-parts.ts";
+import { describeUnknown, unknownInEnvironment } from "./config-unknown.ts";
 import { type DojoAccounts, loadDojoAccounts } from "./dojo/index.ts";
 import {
   DEFAULT_LEDGER_URL,
@@ -46,75 +51,271 @@ export type TransportSettings = {
   readonly [K in TransportName]?: ReturnType<(typeof TRANSPORTS)[K]["settings"]>;
 };
 
-const EnvSchema = z.object({
+/**
+ * The core's settings, in the groups the README's table shows them in (src/config-docs.ts renders it
+ * from these schemas and the transports' fragments). Every variable says what it does with
+ * `.meta({ description, ... })`; its default, range or allowed values come from its parser.
+ */
+const GeneralVariables = z.object({
   RELAY_SOURCE: z
     .enum(TRANSPORT_NAMES, { error: `must be ${TRANSPORT_NAMES.join(" or ")}` })
-    .default("kafka"),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** json (the default when stdout is not a terminal), pretty (readable colored lines), or auto. */
-  LOG_FORMAT: z.enum(["auto", "json", "pretty"], { error: "must be auto, json or pretty" }).default("auto"),
-  EVENT_SOURCE: text("urn:refund-relay"),
+    .default("kafka")
+    .meta({
+      description:
+        "The transport. Only the selected transport's variables are read (see Kafka and SQS below).",
+    }),
+  RELAY_CONFIG_FILE: optionalText.meta({
+    description:
+      "A file of further settings: `KEY=value` lines (dotenv style) or one JSON object; a variable set in the environment wins over the file. `refund-relay start --config <path>` takes its place. See [Configuration file](#configuration-file).",
+    format: "path",
+    example: "/etc/refund-relay/relay.env",
+  }),
+  RELAY_ALLOW_UNKNOWN_ENV: bool(false).meta({
+    description:
+      "Start even when the environment or the config file has variables named like the relay's (`RELAY_`, `KAFKA_`, `SQS_`, `DOJO_`, `LEDGER_`) that are no setting, warning about each; by default they stop it (exit 2). See [Unknown variables](#unknown-variables).",
+  }),
+  EVENT_SOURCE: text("urn:refund-relay").meta({
+    description: "CloudEvents `source` of the outcomes the relay publishes.",
+    format: "URI-reference",
+  }),
   OUTCOME_MODE: z
     .enum(["structured", "binary"], { error: "must be structured or binary" })
-    .default("structured"),
-  IDEMPOTENCY_NAMESPACE: text("rr").pipe(
-    z
-      .string()
-      .regex(
-        IDEMPOTENCY_NAMESPACE_PATTERN,
-        "must be 1-20 of A-Z a-z 0-9 . _ - starting with a letter or digit",
-      ),
-  ),
-  MAX_MESSAGE_BYTES: int(262_144, 1024, 16 * 1024 * 1024),
+    .default("structured")
+    .meta({
+      description:
+        "How outcomes are encoded: `structured` (`application/cloudevents+json` bodies) or `binary` (`ce_*` headers or message attributes).",
+    }),
+  IDEMPOTENCY_NAMESPACE: text("rr")
+    .pipe(
+      z
+        .string()
+        .regex(
+          IDEMPOTENCY_NAMESPACE_PATTERN,
+          "must be 1-20 of A-Z a-z 0-9 . _ - starting with a letter or digit",
+        ),
+    )
+    .meta({
+      description:
+        "Prefix of the Dojo idempotency keys; events already in the ledger keep the key they were first sent with.",
+      format: "1-20 of `A-Z a-z 0-9 . _ -`",
+    }),
+  MAX_MESSAGE_BYTES: int(262_144, 1024, 16 * 1024 * 1024).meta({
+    description: "Larger messages are dead-lettered unread.",
+    unit: "bytes",
+  }),
+  MAX_IN_FLIGHT: int(512, 1, 100_000).meta({
+    description:
+      "Events worked on at once, across payment intents (events of one payment intent always run one at a time); also the default of `DOJO_CONNECTIONS`. Lower it if Dojo answers 429 often.",
+  }),
+  PREFLIGHT: bool(true).meta({
+    description:
+      "Read the payment intent before refunding (see [How a message is processed](#how-a-message-is-processed)).",
+  }),
+  REVERSE_WHEN_AUTHORIZED: bool(false).meta({
+    description:
+      "Reverse, instead of refusing, a return of the full amount of an authorized but uncaptured payment.",
+  }),
+  RETRY_MAX_ATTEMPTS: int(10, 1, 1000).meta({
+    description: "Tries per delivery before an event is parked.",
+  }),
+  RETRY_MAX_AGE_MS: int(15 * 60_000, 1_000, 14 * 24 * 3_600_000).meta({
+    description: "Time per delivery before an event is parked.",
+    unit: "ms",
+  }),
+  RETRY_BASE_DELAY_MS: int(500, 1, 600_000).meta({
+    description: "First backoff delay (exponential, full jitter, at least the `Retry-After` Dojo asks for).",
+    unit: "ms",
+  }),
+  RETRY_MAX_DELAY_MS: int(60_000, 1, 3_600_000).meta({
+    description: "Longest backoff delay; not below `RETRY_BASE_DELAY_MS`.",
+    unit: "ms",
+  }),
+  SHUTDOWN_TIMEOUT_MS: int(20_000, 100, 600_000).meta({
+    description:
+      "Drain deadline on SIGTERM/SIGINT (leave room within your orchestrator's grace period: cancelling, committing and leaving the group take a few more seconds).",
+    unit: "ms",
+  }),
+});
 
-  DOJO_BASE_URL: text("https://api.dojo.tech").pipe(
-    z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
-  ),
-  DOJO_API_KEY: optionalText,
-  DOJO_API_KEY_FILE: optionalText,
-  DOJO_ACCOUNTS_FILE: optionalText,
-  DOJO_ACCOUNTS_JSON: optionalText,
-  DOJO_API_VERSION: text("2026-02-27").pipe(
-    z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date like 2026-02-27"),
-  ),
-  DOJO_CONNECT_TIMEOUT_MS: int(5_000, 100, 120_000),
-  DOJO_TIMEOUT_MS: int(30_000, 100, 300_000),
-  /** 0: as many as MAX_IN_FLIGHT, so the connection pool never limits the pipeline. */
-  DOJO_CONNECTIONS: int(0, 0, 4096),
+const DojoVariables = z.object({
+  DOJO_BASE_URL: text("https://api.dojo.tech")
+    .pipe(z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }))
+    .meta({
+      description: "The Dojo API (sandbox and production share the host; the key decides).",
+      format: "http(s) URL",
+    }),
+  DOJO_API_KEY: optionalText.meta({
+    description:
+      "The default secret key. One of `DOJO_API_KEY`, `DOJO_API_KEY_FILE`, `DOJO_ACCOUNTS_FILE` or `DOJO_ACCOUNTS_JSON` is required.",
+    format: "`sk_sandbox_…` or `sk_prod_…`",
+    secret: true,
+  }),
+  DOJO_API_KEY_FILE: optionalText.meta({
+    description: "A file holding the default key (a mounted secret); not together with `DOJO_API_KEY`.",
+    format: "path",
+  }),
+  DOJO_ACCOUNTS_FILE: optionalText.meta({
+    description:
+      'A file with several Dojo accounts: `{"default"?: key, "merchants"?: {"<merchantId>": key}}`; an event\'s `merchantId` picks the key, and an unknown merchant without a default fails with `unknown_merchant`.',
+    format: "path",
+  }),
+  DOJO_ACCOUNTS_JSON: optionalText.meta({
+    description: "The same accounts document as `DOJO_ACCOUNTS_FILE`, given inline; not together with it.",
+    format: "JSON",
+    secret: true,
+  }),
+  DOJO_API_VERSION: text("2026-02-27")
+    .pipe(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date like 2026-02-27"))
+    .meta({ description: "Sent as the `version` header.", format: "date" }),
+  DOJO_CONNECT_TIMEOUT_MS: int(5_000, 100, 120_000).meta({
+    description: "TCP/TLS connect deadline.",
+    unit: "ms",
+  }),
+  DOJO_TIMEOUT_MS: int(30_000, 100, 300_000).meta({
+    description: "Whole-request deadline (it cancels the request).",
+    unit: "ms",
+  }),
+  DOJO_CONNECTIONS: int(0, 0, 4096).meta({
+    description:
+      "Keep-alive connections per Dojo account, one request per connection at a time, so fewer than `MAX_IN_FLIGHT` would cap throughput; `0` means as many as `MAX_IN_FLIGHT`.",
+    defaultText: "`0` (`MAX_IN_FLIGHT`)",
+  }),
+});
 
-  LEDGER_URL: text(DEFAULT_LEDGER_URL),
-  LEDGER_SYNC: z.enum(["full", "normal"], { error: "must be full or normal" }).default("full"),
-  LEDGER_OUTAGE_EXIT_MS: int(300_000, 0, 86_400_000),
-  LEDGER_LEASE_MS: int(30_000, 1_000, 600_000),
-  // PostgreSQL ledgers only (postgres:// or postgresql:// URLs).
-  LEDGER_PASSWORD_FILE: optionalText,
-  /** libpq's variable, used when neither the URL nor LEDGER_PASSWORD_FILE gives a password. */
+const LedgerVariables = z.object({
+  LEDGER_URL: text(DEFAULT_LEDGER_URL).meta({
+    description:
+      "The ledger: `sqlite:<path>` (directories are created) or `postgres://user[:password]@host[:port]/db` (also `postgresql://`; `sslmode`, `application_name` and `options` query parameters are honoured). Logged without its password. In production put it on persistent storage: the ledger is what lets a redelivered event be answered without asking Dojo again.",
+    format: "URL",
+  }),
+  LEDGER_SYNC: z.enum(["full", "normal"], { error: "must be full or normal" }).default("full").meta({
+    description:
+      "SQLite: `full`: every commit reaches the disk (survives power loss); `normal`: survives a killed process, faster. Either way writes are group-committed on a worker thread.",
+  }),
+  LEDGER_OUTAGE_EXIT_MS: int(300_000, 0, 86_400_000).meta({
+    description:
+      "How long the ledger may stay unavailable (intake paused, retrying) before the relay exits 3 so it is restarted; `0` waits forever.",
+    unit: "ms",
+  }),
+  LEDGER_LEASE_MS: int(30_000, 1_000, 600_000).meta({
+    description:
+      "How long an instance's lease on a payment intent lasts without renewal (renewed every third of it while work runs); another instance sharing the ledger takes a dead instance's work over after at most this long.",
+    unit: "ms",
+  }),
+  LEDGER_PASSWORD_FILE: optionalText.meta({
+    description:
+      "PostgreSQL: the password from a file (a mounted secret); not together with a password in the URL.",
+    format: "path",
+  }),
   PGPASSWORD: z
     .string()
     .optional()
-    .transform((v) => (v === "" ? undefined : v)),
-  LEDGER_SSL: z.enum(SSL_MODES, { error: `must be one of ${SSL_MODES.join(", ")}` }).optional(),
-  LEDGER_SSL_CA_FILE: optionalText,
-  LEDGER_POOL_SIZE: int(10, 1, 200),
-  LEDGER_STATEMENT_TIMEOUT_MS: int(5_000, 100, 600_000),
-  LEDGER_CONNECT_TIMEOUT_MS: int(5_000, 100, 120_000),
-  LEDGER_MIGRATE: z.enum(["auto", "off"], { error: "must be auto or off" }).default("auto"),
-  LEDGER_RETENTION_DAYS: int(30, 0, 36_500),
-
-  MAX_IN_FLIGHT: int(512, 1, 100_000),
-  PREFLIGHT: bool(true),
-  REVERSE_WHEN_AUTHORIZED: bool(false),
-  RETRY_MAX_ATTEMPTS: int(10, 1, 1000),
-  RETRY_MAX_AGE_MS: int(15 * 60_000, 1_000, 14 * 24 * 3_600_000),
-  RETRY_BASE_DELAY_MS: int(500, 1, 600_000),
-  RETRY_MAX_DELAY_MS: int(60_000, 1, 3_600_000),
-  SHUTDOWN_TIMEOUT_MS: int(20_000, 100, 600_000),
-  /** Health, readiness and metrics endpoints (src/ops/); 0 leaves them off. */
-  HTTP_PORT: int(0, 0, 65_535),
-  HTTP_HOST: text("0.0.0.0"),
-  /** Work waiting and nothing settled (or taken) for this long: /readyz reports the relay stalled. */
-  READY_STALL_MS: int(120_000, 1_000, 86_400_000),
+    .transform((v) => (v === "" ? undefined : v))
+    .meta({
+      description:
+        "PostgreSQL: libpq's variable, used when neither the URL nor `LEDGER_PASSWORD_FILE` gives a password.",
+      secret: true,
+    }),
+  LEDGER_SSL: z
+    .enum(SSL_MODES, { error: `must be one of ${SSL_MODES.join(", ")}` })
+    .optional()
+    .meta({
+      description:
+        "PostgreSQL TLS: `disable`, `require` (encrypted, server not verified), `verify-ca`, `verify-full`.",
+      defaultText: "the URL's `sslmode`; else `disable` on loopback or a socket, `verify-full` otherwise",
+    }),
+  LEDGER_SSL_CA_FILE: optionalText.meta({
+    description: "PostgreSQL: PEM certificates to trust besides the system's.",
+    format: "path",
+  }),
+  LEDGER_POOL_SIZE: int(10, 1, 200).meta({
+    description: "PostgreSQL connections per relay (writes are group-committed: up to 4 batches at once).",
+  }),
+  LEDGER_STATEMENT_TIMEOUT_MS: int(5_000, 100, 600_000).meta({
+    description:
+      "PostgreSQL statement deadline; a batch that runs out is an outage (intake pauses, the batch is retried).",
+    unit: "ms",
+  }),
+  LEDGER_CONNECT_TIMEOUT_MS: int(5_000, 100, 120_000).meta({
+    description: "PostgreSQL connect deadline.",
+    unit: "ms",
+  }),
+  LEDGER_MIGRATE: z.enum(["auto", "off"], { error: "must be auto or off" }).default("auto").meta({
+    description:
+      "PostgreSQL: `auto` applies missing schema migrations at start-up (under an advisory lock, so instances starting together migrate once); `off` refuses to start on a missing or older schema: run `refund-relay ledger migrate` before the deploy. A schema newer than the code is always refused.",
+  }),
+  LEDGER_RETENTION_DAYS: int(30, 0, 36_500).meta({
+    description:
+      "PostgreSQL: settled events unchanged for longer are deleted hourly in batches of 1,000, by one instance at a time; `0` keeps everything. Must exceed the longest redelivery horizon (topic retention, dead-letter replays).",
+    unit: "days",
+  }),
 });
+
+const OpsVariables = z.object({
+  LOG_LEVEL: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info")
+    .meta({ description: "pino log level." }),
+  LOG_FORMAT: z
+    .enum(["auto", "json", "pretty"], { error: "must be auto, json or pretty" })
+    .default("auto")
+    .meta({
+      description:
+        "`json`: one JSON object per line on stdout; `pretty`: readable colored lines; `auto`: pretty when stdout is a terminal, JSON otherwise.",
+    }),
+  HTTP_PORT: int(0, 0, 65_535).meta({
+    description:
+      "Port of `/healthz`, `/readyz` and `/metrics` (see [Health and metrics](#health-and-metrics)); `0` serves nothing.",
+  }),
+  HTTP_HOST: text("0.0.0.0").meta({ description: "Address those endpoints listen on.", format: "address" }),
+  READY_STALL_MS: int(120_000, 1_000, 86_400_000).meta({
+    description:
+      "Work waiting and nothing settled (or, with messages waiting at the broker, nothing taken) for this long: `/readyz` reports the relay stalled.",
+    unit: "ms",
+  }),
+});
+
+const EnvSchema = z.object({
+  ...GeneralVariables.shape,
+  ...DojoVariables.shape,
+  ...LedgerVariables.shape,
+  ...OpsVariables.shape,
+});
+
+/** A group of settings as the README's configuration table shows it. */
+export interface ConfigGroup {
+  readonly title: string;
+  /** A sentence shown under the title. */
+  readonly note?: string;
+  readonly variables: z.ZodObject<z.ZodRawShape>;
+}
+
+/** Every setting of the relay, core and transports, in the README's order. */
+export const CONFIG_GROUPS: readonly ConfigGroup[] = [
+  { title: "General", variables: GeneralVariables },
+  { title: "Dojo", variables: DojoVariables },
+  {
+    title: "Ledger",
+    note: "The variables marked PostgreSQL apply to a `postgres://` ledger only.",
+    variables: LedgerVariables,
+  },
+  {
+    title: "Kafka",
+    note: "Read when `RELAY_SOURCE=kafka`.",
+    variables: KAFKA_CONFIG.variables,
+  },
+  {
+    title: "SQS",
+    note: "Read when `RELAY_SOURCE=sqs`; see [Amazon SQS](#amazon-sqs) for the queues' set-up.",
+    variables: SQS_CONFIG.variables,
+  },
+  { title: "Logs, health and metrics", variables: OpsVariables },
+];
+
+/** The name of every setting (all transports'), for telling a misspelt variable from a setting. */
+export const KNOWN_VARIABLES: ReadonlySet<string> = new Set(
+  CONFIG_GROUPS.flatMap((group) => variablesOf(group.variables)),
+);
 
 type Env = z.output<typeof EnvSchema>;
 
@@ -159,14 +360,152 @@ export interface RelayConfig extends TransportSettings {
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
   readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  /** Lines after the problems, saying what to do about them. */
+  readonly notes: readonly string[];
+  constructor(problems: readonly string[], notes: readonly string[] = []) {
+    super(
+      `invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}${notes.map((n) => `\n${n}`).join("")}`,
+    );
     this.problems = problems;
+    this.notes = notes;
   }
 }
 
 type FileReader = (path: string) => string;
 const readText: FileReader = (path) => readFileSync(path, "utf8");
+
+function statMode(path: string): number | undefined {
+  try {
+    return statSync(path).mode;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface LoadOptions {
+  /** Reads the files variables name (and the config file). Default: the file system. */
+  readonly readFile?: FileReader;
+  /** A config file given on the command line (`start --config`); takes the place of RELAY_CONFIG_FILE. */
+  readonly configFile?: string;
+  /** A file's mode bits, for the config file's permission check; undefined when unknown. */
+  readonly fileMode?: (path: string) => number | undefined;
+  /**
+   * Receives each warning: unknown variables let through by RELAY_ALLOW_UNKNOWN_ENV, a config file
+   * others can read or change. Default: written to standard error.
+   */
+  readonly onWarning?: (message: string) => void;
+}
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+const UNKNOWN_NOTE =
+  "A variable named like a setting that is none stops the relay, so that a misspelt setting cannot silently take its default: correct or remove it, or set RELAY_ALLOW_UNKNOWN_ENV=true to start with a warning instead.";
+
+/** What the environment and the config file give, once laid over each other and checked. */
+interface Sources {
+  /** The config file's settings with the environment's over them. */
+  readonly env: Environment;
+  /** Where each setting taken from the config file was set (`<path>:<line>`). */
+  readonly origins: ReadonlyMap<string, string>;
+  readonly warnings: string[];
+  readonly notes: string[];
+}
+
+/**
+ * Reads the config file (if one is named), lays the environment over it and reports unknown names:
+ * as problems, or as warnings with RELAY_ALLOW_UNKNOWN_ENV=true. A variable set in the environment to
+ * a blank value counts as unset, as everywhere else, so it does not hide the file's value.
+ */
+function readSources(env: Environment, options: LoadOptions, problems: string[]): Sources {
+  const readFile = options.readFile ?? readText;
+  const warnings: string[] = [];
+  const notes: string[] = [];
+  const origins = new Map<string, string>();
+  const fromFlag = options.configFile !== undefined && options.configFile.trim() !== "";
+  const path = fromFlag ? options.configFile?.trim() : env.RELAY_CONFIG_FILE?.trim() || undefined;
+  const source = fromFlag ? "--config" : "RELAY_CONFIG_FILE";
+  const merged: Record<string, string | undefined> = {};
+  const unknown: string[] = [];
+
+  if (path !== undefined) {
+    let text: string | undefined;
+    try {
+      text = readFile(path);
+    } catch (error) {
+      problems.push(`${source}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+    if (text !== undefined) {
+      const file = parseConfigFile(path, text);
+      problems.push(...file.problems);
+      const secrets: string[] = [];
+      for (const [name, entry] of file.entries) {
+        const where = `${path}:${entry.line}`;
+        if (name === "RELAY_CONFIG_FILE") {
+          problems.push(`${where}: RELAY_CONFIG_FILE cannot be set in a config file`);
+          continue;
+        }
+        if (!KNOWN_VARIABLES.has(name)) {
+          unknown.push(`${where}: ${describeUnknown(name, KNOWN_VARIABLES)}`);
+          continue;
+        }
+        merged[name] = entry.value;
+        origins.set(name, where);
+        if (entry.value.trim() !== "" && holdsSecret(name, entry.value)) secrets.push(name);
+      }
+      const mode = process.platform === "win32" ? undefined : (options.fileMode ?? statMode)(path);
+      if (mode !== undefined) warnings.push(...permissionWarnings(path, mode, secrets, source));
+    }
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && (value.trim() !== "" || !(name in merged))) {
+      merged[name] = value;
+      origins.delete(name);
+    }
+  }
+  unknown.unshift(
+    ...unknownInEnvironment(env, KNOWN_VARIABLES).map((n) => describeUnknown(n, KNOWN_VARIABLES)),
+  );
+
+  const allow = GeneralVariables.shape.RELAY_ALLOW_UNKNOWN_ENV.safeParse(merged.RELAY_ALLOW_UNKNOWN_ENV);
+  if (allow.success && allow.data) {
+    warnings.push(...unknown.map((u) => `${u}; ignored (RELAY_ALLOW_UNKNOWN_ENV=true)`));
+  } else if (unknown.length > 0) {
+    problems.push(...unknown);
+    notes.push(UNKNOWN_NOTE);
+  }
+  return { env: merged, origins, warnings, notes };
+}
+
+/** Whether a setting's value is a secret: one marked so, or a ledger URL with a password in it. */
+function holdsSecret(name: string, value: string): boolean {
+  if (name === "LEDGER_URL") return /^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(value);
+  for (const group of CONFIG_GROUPS) {
+    const schema = group.variables.shape[name];
+    if (schema !== undefined) return metaOf(schema as z.ZodType).secret === true;
+  }
+  return false;
+}
+
+/** Names the config file's line in a problem with a setting taken from it: `NAME (<path>:<line>): …`. */
+function locate(problems: readonly string[], origins: ReadonlyMap<string, string>): string[] {
+  return problems.map((problem) => {
+    const name = /^([A-Za-z_][A-Za-z0-9_]*): /.exec(problem)?.[1];
+    const where = name === undefined ? undefined : origins.get(name);
+    return where === undefined ? problem : `${name} (${where})${problem.slice((name as string).length)}`;
+  });
+}
+
+/** Hands out the warnings, then throws the problems if there are any. */
+function finish(sources: Sources, problems: readonly string[], options: LoadOptions): void {
+  const warn =
+    options.onWarning ?? ((message: string) => process.stderr.write(`refund-relay: warning: ${message}\n`));
+  for (const warning of sources.warnings) warn(warning);
+  if (problems.length > 0) throw new ConfigError(locate(problems, sources.origins), sources.notes);
+}
+
+function loadOptions(options: FileReader | LoadOptions): LoadOptions {
+  return typeof options === "function" ? { readFile: options } : options;
+}
 
 function deepFreeze<T>(value: T): T {
   const plain =
@@ -255,13 +594,15 @@ const LEDGER_VARIABLES = variablesOf(EnvSchema).filter(
  * checks and messages as loadConfig.
  */
 export function loadLedgerConfig(
-  env: Readonly<Record<string, string | undefined>>,
-  readFile: FileReader = readText,
+  env: Environment,
+  options: FileReader | LoadOptions = {},
 ): RelayConfig["ledger"] {
+  const opts = loadOptions(options);
   const problems: string[] = [];
-  const e = parseVariables(EnvSchema, env, LEDGER_VARIABLES, problems);
-  const ledger = ledgerSettings(e, fileReader(readFile, problems), problems);
-  if (problems.length > 0) throw new ConfigError(problems);
+  const sources = readSources(env, opts, problems);
+  const e = parseVariables(EnvSchema, sources.env, LEDGER_VARIABLES, problems);
+  const ledger = ledgerSettings(e, fileReader(opts.readFile ?? readText, problems), problems);
+  finish(sources, problems, opts);
   return deepFreeze(ledger);
 }
 
@@ -271,7 +612,7 @@ export function loadLedgerConfig(
  */
 function readTransport(
   name: TransportName,
-  env: Readonly<Record<string, string | undefined>>,
+  env: Environment,
   problems: string[],
 ): (ctx: FragmentContext) => unknown {
   const fragment = TRANSPORTS[name] as TransportFragment<z.ZodRawShape, unknown>;
@@ -279,15 +620,17 @@ function readTransport(
   return (ctx) => fragment.settings(values, ctx);
 }
 
-/** Parses and checks the environment; throws one ConfigError listing every problem. */
-export function loadConfig(
-  env: Readonly<Record<string, string | undefined>>,
-  readFile: FileReader = readText,
-): RelayConfig {
+/**
+ * Parses and checks the environment (over the config file, if one is named); throws one ConfigError
+ * listing every problem. The second argument is the file reader or the options.
+ */
+export function loadConfig(env: Environment, options: FileReader | LoadOptions = {}): RelayConfig {
+  const opts = loadOptions(options);
   const problems: string[] = [];
-  const e = parseVariables(EnvSchema, env, variablesOf(EnvSchema), problems);
-  const tryRead = fileReader(readFile, problems);
-  const transport = readTransport(e.RELAY_SOURCE, env, problems);
+  const sources = readSources(env, opts, problems);
+  const e = parseVariables(EnvSchema, sources.env, variablesOf(EnvSchema), problems);
+  const tryRead = fileReader(opts.readFile ?? readText, problems);
+  const transport = readTransport(e.RELAY_SOURCE, sources.env, problems);
 
   // Files are read here (not by the accounts loader) so every source of configuration goes through one
   // reader. The loader checks key prefixes and the accounts document; its errors never quote a key.
@@ -320,7 +663,7 @@ export function loadConfig(
 
   const ledger = ledgerSettings(e, tryRead, problems);
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  finish(sources, problems, opts);
   return deepFreeze({
     source: e.RELAY_SOURCE,
     logLevel: e.LOG_LEVEL,

@@ -13,38 +13,92 @@ import {
 } from "../../src/config-parts.ts";
 
 const topic = (fallback: string) =>
-  text(fallback).pipe(
-    z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, "must be a Kafka topic name ([A-Za-z0-9._-], 1-249 chars)"),
-  );
+  text(fallback)
+    .pipe(
+      z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, "must be a Kafka topic name ([A-Za-z0-9._-], 1-249 chars)"),
+    )
+    .meta({ format: "topic name" });
 
 const KafkaVariables = z.object({
-  KAFKA_BROKERS: optionalText,
-  KAFKA_CLIENT_ID: text("refund-relay"),
-  KAFKA_GROUP_ID: text("refund-relay"),
-  KAFKA_INPUT_TOPIC: topic("return.approved"),
-  KAFKA_SUCCEEDED_TOPIC: topic("refund.succeeded"),
-  KAFKA_FAILED_TOPIC: topic("refund.failed"),
-  KAFKA_DLQ_TOPIC: topic("return.approved.dlq"),
-  KAFKA_TRANSACTIONAL: bool(false),
-  KAFKA_TRANSACTIONAL_ID: optionalText,
-  KAFKA_SSL: bool(false),
-  KAFKA_SSL_CA_FILE: optionalText,
-  KAFKA_SSL_CERT_FILE: optionalText,
-  KAFKA_SSL_KEY_FILE: optionalText,
-  KAFKA_SSL_REJECT_UNAUTHORIZED: bool(true),
+  KAFKA_BROKERS: optionalText.meta({
+    description: "The brokers to bootstrap from, comma-separated.",
+    format: "`host:port,…`",
+    example: "kafka-1:9092,kafka-2:9092",
+    defaultText: "required",
+  }),
+  KAFKA_CLIENT_ID: text("refund-relay").meta({ description: "kafkajs client id, as the brokers log it." }),
+  KAFKA_GROUP_ID: text("refund-relay").meta({
+    description: "Consumer group; every instance of one relay deployment uses the same.",
+  }),
+  KAFKA_INPUT_TOPIC: topic("return.approved").meta({
+    description: "Topic of the `return.approved` events consumed.",
+  }),
+  KAFKA_SUCCEEDED_TOPIC: topic("refund.succeeded").meta({ description: "Topic of successful outcomes." }),
+  KAFKA_FAILED_TOPIC: topic("refund.failed").meta({ description: "Topic of definitive failures." }),
+  KAFKA_DLQ_TOPIC: topic("return.approved.dlq").meta({
+    description: "Dead-letter topic: unparseable events and events parked for a person.",
+  }),
+  KAFKA_TRANSACTIONAL: bool(false).meta({
+    description: "Publish outcomes and commit offsets in one Kafka transaction.",
+  }),
+  KAFKA_TRANSACTIONAL_ID: optionalText.meta({
+    description:
+      "Transactional id; must differ between instances (two sharing one fence each other) and stay the same across restarts of one.",
+    defaultText: "`<KAFKA_GROUP_ID>-<hostname>`",
+  }),
+  KAFKA_SSL: bool(false).meta({ description: "TLS to the brokers." }),
+  KAFKA_SSL_CA_FILE: optionalText.meta({
+    description: "PEM certificates to trust for the brokers (with `KAFKA_SSL=true`).",
+    format: "path",
+  }),
+  KAFKA_SSL_CERT_FILE: optionalText.meta({
+    description: "PEM client certificate for mutual TLS (with `KAFKA_SSL=true`).",
+    format: "path",
+  }),
+  KAFKA_SSL_KEY_FILE: optionalText.meta({
+    description: "PEM private key of the client certificate; read into a secret, never logged.",
+    format: "path",
+  }),
+  KAFKA_SSL_REJECT_UNAUTHORIZED: bool(true).meta({
+    description: "Refuse brokers whose certificate does not verify; `false` only for a test setup.",
+  }),
   KAFKA_SASL_MECHANISM: z
     .enum(["plain", "scram-sha-256", "scram-sha-512"], {
       error: "must be plain, scram-sha-256 or scram-sha-512",
     })
-    .optional(),
-  KAFKA_SASL_USERNAME: optionalText,
-  KAFKA_SASL_PASSWORD: optionalText,
-  KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(250, 1, 100_000),
-  KAFKA_FROM_BEGINNING: bool(true),
-  KAFKA_FETCH_MAX_WAIT_MS: int(100, 10, 10_000),
-  KAFKA_TOPIC_CHECK_MS: int(5_000, 500, 600_000),
-  KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
-  KAFKA_CREATE_TOPICS: bool(false),
+    .optional()
+    .meta({ description: "SASL authentication, with `KAFKA_SASL_USERNAME` and `KAFKA_SASL_PASSWORD`." }),
+  KAFKA_SASL_USERNAME: optionalText.meta({ description: "SASL user name (with `KAFKA_SASL_MECHANISM`)." }),
+  KAFKA_SASL_PASSWORD: optionalText.meta({
+    description: "SASL password (with `KAFKA_SASL_MECHANISM`).",
+    secret: true,
+  }),
+  KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(250, 1, 100_000).meta({
+    description:
+      "Fetched but unsettled messages per partition before the partition is paused (bounds memory).",
+  }),
+  KAFKA_FROM_BEGINNING: bool(true).meta({
+    description:
+      "Where a group with no committed offsets starts: the earliest retained event (nothing approved before the first start is missed; events the ledger knows are answered from it), or with `false` only new events.",
+  }),
+  KAFKA_FETCH_MAX_WAIT_MS: int(100, 10, 10_000).meta({
+    description:
+      "Longest wait of one fetch for new records; also how long the consumer idles whenever none of a broker's assigned partitions can be fetched (all paused for backpressure, for example), so keep it short (kafkajs defaults to 5000).",
+    unit: "ms",
+  }),
+  KAFKA_TOPIC_CHECK_MS: int(5_000, 500, 600_000).meta({
+    description:
+      "How often the input topic's offsets are compared with what was read, to catch a topic deleted and recreated or a log truncated below the consumer's position (the relay then exits 3 rather than skip or re-read events silently).",
+    unit: "ms",
+  }),
+  KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000).meta({
+    description:
+      "How long the group waits for a silent member before moving its partitions (the broker's own group limits apply too).",
+    unit: "ms",
+  }),
+  KAFKA_CREATE_TOPICS: bool(false).meta({
+    description: "Create missing topics at start-up; otherwise the relay refuses to start and names them.",
+  }),
 });
 
 type KafkaEnv = z.output<typeof KafkaVariables>;

@@ -14,23 +14,75 @@ import {
 /** SQS keeps a message invisible for at most 12 hours after a receive; the cap stays below that. */
 export const SQS_MAX_VISIBILITY_S = 43_200;
 
+const queueUrl = (description: string, example?: string) =>
+  optionalText.meta({
+    description,
+    format: "queue URL",
+    ...(example === undefined ? {} : { example }),
+    defaultText: "required",
+  });
+
 const SqsVariables = z.object({
-  SQS_INPUT_QUEUE_URL: optionalText,
-  SQS_SUCCEEDED_QUEUE_URL: optionalText,
-  SQS_FAILED_QUEUE_URL: optionalText,
-  SQS_DLQ_URL: optionalText,
-  SQS_ENDPOINT: optionalText,
-  AWS_REGION: optionalText,
-  AWS_DEFAULT_REGION: optionalText,
-  AWS_ACCESS_KEY_ID: optionalText,
-  AWS_SECRET_ACCESS_KEY: optionalText,
-  AWS_SESSION_TOKEN: optionalText,
-  SQS_RECEIVE_CONCURRENCY: int(4, 1, 64),
-  SQS_WAIT_TIME_S: int(20, 0, 20),
-  SQS_VISIBILITY_TIMEOUT_S: int(30, 2, SQS_MAX_VISIBILITY_S),
-  SQS_HEARTBEAT: bool(true),
-  SQS_MAX_PROCESSING_S: int(3_600, 10, SQS_MAX_VISIBILITY_S - 60),
-  SQS_CREATE_QUEUES: bool(false),
+  SQS_INPUT_QUEUE_URL: queueUrl(
+    "Queue of the `return.approved` events, standard or FIFO (`.fifo`).",
+    "https://sqs.eu-west-2.amazonaws.com/123456789012/return-approved",
+  ),
+  SQS_SUCCEEDED_QUEUE_URL: queueUrl("Queue of successful outcomes."),
+  SQS_FAILED_QUEUE_URL: queueUrl("Queue of definitive failures."),
+  SQS_DLQ_URL: queueUrl(
+    "The relay's dead letters (unparseable events, parked events), as JSON envelopes; not the input queue's redrive queue.",
+  ),
+  SQS_ENDPOINT: optionalText.meta({
+    description: "An SQS-compatible endpoint (ElasticMQ, LocalStack); unset for AWS itself.",
+    format: "http(s) URL",
+    example: "http://127.0.0.1:9324",
+  }),
+  AWS_REGION: optionalText.meta({
+    description: "Region the requests are signed for.",
+    example: "eu-west-2",
+    defaultText: "the input queue URL's region",
+  }),
+  AWS_DEFAULT_REGION: optionalText.meta({
+    description: "Used when `AWS_REGION` is unset, as the AWS CLI does.",
+    example: "eu-west-2",
+  }),
+  AWS_ACCESS_KEY_ID: optionalText.meta({
+    description:
+      "Access key, with `AWS_SECRET_ACCESS_KEY`; when both are unset the AWS SDK's default provider chain finds credentials (instance or task role, web identity, profile).",
+    secret: true,
+  }),
+  AWS_SECRET_ACCESS_KEY: optionalText.meta({
+    description: "Secret access key, with `AWS_ACCESS_KEY_ID`.",
+    secret: true,
+  }),
+  AWS_SESSION_TOKEN: optionalText.meta({
+    description: "Session token of temporary credentials.",
+    secret: true,
+  }),
+  SQS_RECEIVE_CONCURRENCY: int(4, 1, 64).meta({
+    description: "Long polls running at once, each taking up to 10 messages.",
+  }),
+  SQS_WAIT_TIME_S: int(20, 0, 20).meta({
+    description: "How long one long poll waits for messages.",
+    unit: "s",
+  }),
+  SQS_VISIBILITY_TIMEOUT_S: int(30, 2, SQS_MAX_VISIBILITY_S).meta({
+    description:
+      "Visibility asked for on every receive (the queue's own default does not matter), and by which the heartbeat extends it.",
+    unit: "s",
+  }),
+  SQS_HEARTBEAT: bool(true).meta({
+    description:
+      "Extend the visibility of every message held when a third of it is left; `false` only when every message surely settles within the visibility timeout.",
+  }),
+  SQS_MAX_PROCESSING_S: int(3_600, 10, SQS_MAX_VISIBILITY_S - 60).meta({
+    description:
+      "How long one receipt of a message is kept invisible at most (below SQS's 12 hours); past it the message is given up to SQS and its late result fenced.",
+    unit: "s",
+  }),
+  SQS_CREATE_QUEUES: bool(false).meta({
+    description: "Create missing queues at start-up; otherwise the relay refuses to start and names them.",
+  }),
 });
 
 type SqsEnv = z.output<typeof SqsVariables>;

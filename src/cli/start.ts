@@ -5,11 +5,20 @@ import { DojoKeyRejectedError } from "./key-check.ts";
 import { type CliIo, EXIT_FAILURE, EXIT_FATAL, EXIT_OK, EXIT_USAGE, type Subcommand } from "./main.ts";
 import { startRelay } from "./relay-app.ts";
 
-const HELP = `usage: refund-relay start
+const HELP = `usage: refund-relay start [--config <path>]
 
 Runs the relay with configuration from the environment until SIGTERM or SIGINT, then drains in-flight
 work (SHUTDOWN_TIMEOUT_MS) and exits 0. RELAY_SOURCE picks the transport: kafka (KAFKA_*) or sqs
-(SQS_*, AWS_REGION). See README.md for every setting.
+(SQS_*, AWS_REGION). README.md ("Configuration") lists every setting with its default and range.
+
+  --config <path>  read settings from this file too (in place of RELAY_CONFIG_FILE): KEY=value lines
+                   (dotenv style: # comments, quotes) or one JSON object; a variable set in the
+                   environment wins over the file. A file holding secrets that others can read is
+                   named in a warning.
+
+A variable named like a setting (RELAY_, KAFKA_, SQS_, DOJO_, LEDGER_) that is none, or a key of the
+config file that is none, stops the relay with exit 2 and the closest setting's name, so a misspelt
+setting cannot silently take its default; RELAY_ALLOW_UNKNOWN_ENV=true starts with a warning instead.
 
 With HTTP_PORT set (default 0: off), serves on HTTP_HOST (default 0.0.0.0) from start-up until the
 drain ends:
@@ -36,21 +45,39 @@ export const startCommand: Subcommand = {
       io.stdout.write(HELP);
       return EXIT_OK;
     }
-    if (args.length > 0) {
-      io.stderr.write(`refund-relay start: unexpected argument "${args[0]}"\n\n${HELP}`);
-      return EXIT_USAGE;
+    let configFile: string | undefined;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i] as string;
+      const value = arg === "--config" ? args[++i] : arg.startsWith("--config=") ? arg.slice(9) : null;
+      if (value === null) {
+        io.stderr.write(`refund-relay start: unexpected argument "${arg}"\n\n${HELP}`);
+        return EXIT_USAGE;
+      }
+      if (value === undefined || value.trim() === "") {
+        io.stderr.write(`refund-relay start: --config needs a path\n\n${HELP}`);
+        return EXIT_USAGE;
+      }
+      configFile = value;
     }
+    // Configuration warnings (unknown variables allowed through, a config file others can read) go to
+    // the log once there is one, or to standard error with the problems that stop the start.
+    const warnings: string[] = [];
     let config: ReturnType<typeof loadConfig>;
     try {
-      config = loadConfig(process.env);
+      config = loadConfig(process.env, {
+        ...(configFile === undefined ? {} : { configFile }),
+        onWarning: (message) => warnings.push(message),
+      });
     } catch (error) {
       if (error instanceof ConfigError) {
+        for (const warning of warnings) io.stderr.write(`refund-relay start: warning: ${warning}\n`);
         io.stderr.write(`refund-relay start: ${error.message}\n`);
         return EXIT_USAGE;
       }
       throw error;
     }
     const logger = createLogger({ level: config.logLevel });
+    for (const warning of warnings) logger.warn(`configuration: ${warning}`);
     reportWarningsExceptTimeoutNegative((warning) => logger.warn({ err: warning }, "process warning"));
     // Listen before starting, so a signal during start-up stops the relay once it is up instead of
     // killing the process halfway. The hard deadline is armed as soon as a signal (or a fatal error)

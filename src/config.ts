@@ -263,6 +263,11 @@ const OpsVariables = z.object({
       description:
         "`json`: one JSON object per line on stdout; `pretty`: readable colored lines; `auto`: pretty when stdout is a terminal, JSON otherwise.",
     }),
+  LOG_PROGRESS_INTERVAL_MS: int(30_000, 0, 86_400_000).meta({
+    description:
+      "How often a progress line is logged (messages processed, rate, in flight, parked, Kafka lag), only when something settled or work is pending; `0` never.",
+    unit: "ms",
+  }),
   HTTP_PORT: int(0, 0, 65_535).meta({
     description:
       "Port of `/healthz`, `/readyz` and `/metrics` (see [Health and metrics](#health-and-metrics)); `0` serves nothing.",
@@ -324,6 +329,8 @@ export interface RelayConfig extends TransportSettings {
   readonly logLevel: Env["LOG_LEVEL"];
   /** auto: pretty lines when stdout is a terminal, JSON otherwise. */
   readonly logFormat: Env["LOG_FORMAT"];
+  /** Progress line every this many ms while there is work; 0: never. */
+  readonly logProgressIntervalMs: number;
   readonly eventSource: string;
   readonly outcomeMode: "structured" | "binary";
   readonly idempotencyNamespace: string;
@@ -668,6 +675,7 @@ export function loadConfig(env: Environment, options: FileReader | LoadOptions =
     source: e.RELAY_SOURCE,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
+    logProgressIntervalMs: e.LOG_PROGRESS_INTERVAL_MS,
     eventSource: e.EVENT_SOURCE,
     outcomeMode: e.OUTCOME_MODE,
     idempotencyNamespace: e.IDEMPOTENCY_NAMESPACE,

@@ -16,6 +16,7 @@ import type { SqsOrigin, SqsRelay } from "../../consumers/sqs/index.ts";
 import type { RelayConfig } from "../config.ts";
 import { createDojoClient } from "../dojo/index.ts";
 import { isPostgresUrl, openLedger } from "../ledger/index.ts";
+import { ProgressLog } from "../log-progress.ts";
 import type { Logger } from "../logger.ts";
 import { type AttachedRelay, type Check, MessageWatch, RelayOps, timeLedger } from "../ops/index.ts";
 import { FaultGate, type InboundMessage, RefundPipeline } from "../pipeline/index.ts";
@@ -56,6 +57,8 @@ interface Transport {
   readonly destination: string;
   /** Messaging attributes of a delivery's span. */
   readonly describe: (message: InboundMessage) => Attributes;
+  /** Kafka: consumer lag over the owned partitions, for the progress line. */
+  readonly lag?: () => { total: number; partitions: number } | undefined;
   /** What readiness and metrics read of the transport, once it runs. */
   readonly ops: () => Omit<AttachedRelay, "faults" | "watch">;
   /** Starts what the transport runs for ops only (SQS: the depth poll). */
@@ -252,6 +255,13 @@ async function createTransport(
             }),
       };
     },
+    lag: () => {
+      const lag = relay.lag();
+      if (lag.size === 0) return undefined;
+      let total = 0;
+      for (const messages of lag.values()) total += messages;
+      return { total, partitions: lag.size };
+    },
     ops: () => ({
       // The group coordinator gives a member this long without a heartbeat before it drops it.
       transport: kafkaProbe(relay, kafkaSettings.brokers, kafkaSettings.sessionTimeoutMs),
@@ -371,6 +381,17 @@ async function runRelay<R extends TransportRelay>(
     transport.startOps?.();
     ops.attach({ faults: () => gate.active, watch, ...transport.ops() });
   }
+  const progress = new ProgressLog(
+    logger,
+    {
+      settled: () => watch.settled,
+      inFlight: () => watch.inFlight,
+      parked: () => watch.parked,
+      ...(transport.lag === undefined ? {} : { lag: transport.lag }),
+    },
+    { intervalMs: config.logProgressIntervalMs },
+  );
+  progress.start();
   logger.info(
     {
       source: config.source,
@@ -388,6 +409,7 @@ async function runRelay<R extends TransportRelay>(
     stop: () => {
       stopping ??= (async () => {
         clearInterval(watchdog);
+        progress.stop();
         ops?.stopping();
         await transport.stopOps?.();
         const result = await relay.stop(config.shutdownTimeoutMs);

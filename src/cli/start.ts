@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from "../config.ts";
-import { createLogger } from "../logger.ts";
+import { createLogger, resolveLogFormat } from "../logger.ts";
 import { reportWarningsExceptTimeoutNegative } from "../process-warnings.ts";
 import { DojoKeyRejectedError } from "./key-check.ts";
 import { type CliIo, EXIT_FAILURE, EXIT_FATAL, EXIT_OK, EXIT_USAGE, type Subcommand } from "./main.ts";
@@ -76,7 +76,11 @@ export const startCommand: Subcommand = {
       }
       throw error;
     }
-    const logger = createLogger({ level: config.logLevel });
+    const logger = createLogger({
+      level: config.logLevel,
+      // auto: readable lines for a person at a terminal, JSON for a collector.
+      format: resolveLogFormat(config.logFormat, process.stdout.isTTY === true),
+    });
     for (const warning of warnings) logger.warn(`configuration: ${warning}`);
     reportWarningsExceptTimeoutNegative((warning) => logger.warn({ err: warning }, "process warning"));
     // Listen before starting, so a signal during start-up stops the relay once it is up instead of

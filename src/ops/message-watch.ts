@@ -5,6 +5,7 @@
 import type { Attributes } from "@opentelemetry/api";
 import type { MessageProcessor } from "../intake/index.ts";
 import type { DeliveryContext, InboundMessage, MessageResult } from "../pipeline/index.ts";
+import { NEEDS_A_PERSON } from "../pipeline/outcome-writer.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { type MessageSpan, startMessageSpan } from "./tracing.ts";
 
@@ -38,6 +39,8 @@ export class MessageWatch implements MessageProcessor {
   readonly #inFlight = new Map<InboundMessage, number>();
   #taken = 0;
   #settled = 0;
+  #deadLettered = 0;
+  #parked = 0;
   #lastTakenAt: number | undefined;
   #lastSettledAt: number | undefined;
 
@@ -86,6 +89,16 @@ export class MessageWatch implements MessageProcessor {
     return this.#settled;
   }
 
+  /** Messages that settled on the dead-letter destination. */
+  get deadLettered(): number {
+    return this.#deadLettered;
+  }
+
+  /** The dead letters that wait for a person (all but unreadable input). */
+  get parked(): number {
+    return this.#parked;
+  }
+
   get lastTakenAt(): number | undefined {
     return this.#lastTakenAt;
   }
@@ -99,6 +112,10 @@ export class MessageWatch implements MessageProcessor {
     if (result.status !== "abandoned") {
       this.#settled += 1;
       this.#lastSettledAt = this.#now();
+    }
+    if (result.status === "dead-lettered") {
+      this.#deadLettered += 1;
+      if (NEEDS_A_PERSON.has(result.reason.code)) this.#parked += 1;
     }
     this.#o.metrics?.result(result);
     if (span === undefined) return;

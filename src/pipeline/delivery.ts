@@ -31,6 +31,8 @@ export class Delivery {
   tries = 0;
   /** Waits for faults of the relay's own world, for their backoff. */
   #faultWaits = 0;
+  /** The event's idempotency key as the ledger holds it, once read (for the summary line). */
+  idempotencyKey: string | undefined;
   /** The lease on the event's payment intent this delivery works under (see IntentLeases). */
   lease: IntentLease | undefined;
   /** Whether preflight already ran in this delivery (it runs once per delivery, before submitting). */

@@ -15,7 +15,7 @@ import type {
 } from "./types.ts";
 
 /** Parked codes that a person must look at (all but unreadable input). */
-const NEEDS_A_PERSON: ReadonlySet<DeadLetterReason["code"]> = new Set([
+export const NEEDS_A_PERSON: ReadonlySet<DeadLetterReason["code"]> = new Set([
   "retry_budget_exhausted",
   "needs_reconciliation",
   "idempotency_conflict",
@@ -126,8 +126,7 @@ export class OutcomeWriter {
           ),
         );
     }
-    const alert = NEEDS_A_PERSON.has(reason.code);
-    this.#log[alert ? "error" : "warn"]({ ...reason, alert }, "message dead-lettered");
+    // The pipeline's summary line says it (an error with `alert: true` when a person is needed).
     return { status: "dead-lettered", reason };
   }
 }

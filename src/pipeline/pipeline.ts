@@ -15,6 +15,7 @@ import {
 import type { DojoClient } from "../dojo/index.ts";
 import type { EventRef, Ledger, LedgerEntry } from "../ledger/index.ts";
 import { SETTLED_STATES } from "../ledger/index.ts";
+import { settledLine } from "../log-summary.ts";
 import type { Logger } from "../logger.ts";
 import { ABANDONED, Delivery, Stopped } from "./delivery.ts";
 import { FaultGate } from "./fault-gate.ts";
@@ -141,11 +142,12 @@ export class RefundPipeline {
    * time in the order of their calls; others run concurrently up to maxInFlight.
    */
   process(message: InboundMessage, ctx: DeliveryContext = {}): Promise<MessageResult> {
+    const arrivedAt = this.#now().getTime();
     const decoded = decodeReturnApproved(message, { maxBytes: this.#s.maxMessageBytes });
     const key = decoded.ok ? decoded.event.data.paymentIntentId : undefined;
     const delivery = new Delivery(message, ctx, this.#s.retry, { now: this.#now, random: this.#random });
     if (key !== undefined) this.#memo.accepted(key);
-    return this.#scheduler.run(key, async () => {
+    const result = this.#scheduler.run(key, async () => {
       // The budget's clock starts here, so waiting behind a slow refund of the same intent costs none.
       delivery.start();
       try {
@@ -154,6 +156,25 @@ export class RefundPipeline {
         if (key !== undefined && this.#memo.finished(key)) this.#leases.release(key);
       }
     });
+    return result.then((settled) => {
+      this.#logSettled(settled, decoded, delivery, this.#now().getTime() - arrivedAt);
+      return settled;
+    });
+  }
+
+  /** The one line per settled message (src/log-summary.ts); none for an abandoned one. */
+  #logSettled(result: MessageResult, decoded: DecodeResult, delivery: Delivery, durationMs: number): void {
+    const event = decoded.ok
+      ? {
+          eventId: decoded.event.id,
+          source: decoded.event.source,
+          returnId: decoded.event.data.returnId,
+          paymentIntentId: decoded.event.data.paymentIntentId,
+          idempotencyKey: delivery.idempotencyKey,
+        }
+      : { eventId: decoded.eventId, source: decoded.source, paymentIntentId: decoded.subject };
+    const line = settledLine(result, event, durationMs);
+    if (line !== undefined) this.#log[line.level](line.fields, line.msg);
   }
 
   async #deliver(delivery: Delivery, decoded: DecodeResult): Promise<MessageResult> {
@@ -242,10 +263,6 @@ export class RefundPipeline {
       }
       const outcome = invalidEventOutcome(this.#s.eventSource, { ...decoded, eventId, source }, this.#now());
       await this.#writer.publish(delivery, outcome);
-      this.#log.warn(
-        { eventId: decoded.eventId, source: decoded.source, problem: decoded.message },
-        "invalid event answered",
-      );
       return { status: "published", outcome, replayed: false };
     }
     return this.#writer.park(delivery, {
@@ -276,6 +293,7 @@ export class RefundPipeline {
     );
     if (begun.kind === "conflict")
       return this.#answerConflict(delivery, event, begun.entry, begun.reason, hash);
+    delivery.idempotencyKey = begun.entry.idempotencyKey;
     if (!SETTLED_STATES.has(begun.entry.state)) {
       // Work on the event (and on its payment intent) happens under the intent's lease.
       delivery.lease = await this.#leases.acquire(data.paymentIntentId, delivery);
@@ -333,15 +351,6 @@ export class RefundPipeline {
       }
       await this.#writer.publish(delivery, outcome);
       this.#writer.markPublished(ref);
-      this.#log.info(
-        {
-          eventId: event.id,
-          paymentIntentId: data.paymentIntentId,
-          type: outcome.type,
-          attempts: stored.entry.attempts,
-        },
-        "refund settled",
-      );
       return { status: "published", outcome, replayed: stored.kind === "kept" };
     }
   }
@@ -422,7 +431,7 @@ export class RefundPipeline {
       hash,
     );
     await this.#writer.publish(delivery, outcome);
-    this.#log.warn({ eventId: event.id, source: event.source, reason }, "idempotency conflict");
+    this.#log.debug({ eventId: event.id, source: event.source, reason }, "idempotency conflict");
     return { status: "published", outcome, replayed: false };
   }
 
@@ -431,7 +440,6 @@ export class RefundPipeline {
     const stored = entry.outcome as OutcomeEvent;
     await this.#writer.publish(delivery, stored);
     if (entry.state !== "published") this.#writer.markPublished(entry);
-    this.#log.debug({ eventId: entry.eventId, type: stored.type }, "re-published stored outcome");
     return { status: "published", outcome: stored, replayed: true };
   }
 }

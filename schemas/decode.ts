@@ -1,8 +1,13 @@
 // Reads a return.approved CloudEvent from a Kafka record or an SQS message, whichever content mode the producer
 // used, and validates it. Never throws on bad input: every failure becomes a DecodeResult the relay can act on.
 import { Buffer } from "node:buffer";
-import { fromZodIssues, type Issue, PARSE_OPTIONS, summarize } from "./issues.ts";
-import { DEFAULT_MAX_MESSAGE_BYTES } from "./limits.ts";
+import { formatPath, fromZodIssues, type Issue, MAX_ISSUES, PARSE_OPTIONS, summarize } from "./issues.ts";
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  FORBIDDEN_JSON_KEYS,
+  MAX_HEADER_BYTES,
+  MAX_JSON_DEPTH,
+} from "./limits.ts";
 import { EventId, EventSource, PaymentIntentId } from "./primitives.ts";
 import { type ReturnApprovedEvent, ReturnApprovedEventV1 } from "./return-approved.v1.ts";
 
@@ -109,6 +114,74 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false; me
   }
 }
 
+/** The total size of a message's headers: names and (string) values, in UTF-8 bytes. */
+function headerBytes(headers: InboundMessage["headers"]): number {
+  let size = 0;
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    size += Buffer.byteLength(name, "utf8");
+    if (typeof value === "string") size += Buffer.byteLength(value, "utf8");
+  }
+  return size;
+}
+
+/** A container of the parsed body, with how it was reached (the path is only built for a problem). */
+interface Node {
+  readonly value: object;
+  readonly key: string | number | undefined;
+  readonly parent: Node | undefined;
+  /** 1 for the body itself. */
+  readonly depth: number;
+}
+
+function pathOf(node: Node, key: string | number | undefined, prefix: readonly string[]): string {
+  const keys: Array<string | number> = key === undefined ? [] : [key];
+  for (let n: Node | undefined = node; n?.key !== undefined; n = n.parent) keys.push(n.key);
+  return formatPath([...prefix, ...keys.reverse()]);
+}
+
+/**
+ * What no valid event has and what could hurt code that walks or copies a parsed body: nesting deeper than
+ * MAX_JSON_DEPTH, and FORBIDDEN_JSON_KEYS (`__proto__`, `constructor`, `prototype`) at any level, in fields
+ * the schema reads or in ones it would drop. Walked with a stack of its own, not recursively, so no body can
+ * exhaust the call stack.
+ */
+function structureIssues(body: unknown, prefix: readonly string[]): Issue[] {
+  const issues: Issue[] = [];
+  if (body === null || typeof body !== "object") return issues;
+  const stack: Node[] = [{ value: body, key: undefined, parent: undefined, depth: 1 }];
+  for (let node = stack.pop(); node !== undefined && issues.length < MAX_ISSUES; node = stack.pop()) {
+    if (node.depth > MAX_JSON_DEPTH) {
+      issues.push({
+        path: pathOf(node, undefined, prefix),
+        message: `nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`,
+      });
+      continue;
+    }
+    const entries: Array<[string | number, unknown]> = Array.isArray(node.value)
+      ? node.value.map((v, i) => [i, v])
+      : Object.entries(node.value);
+    for (const [key, value] of entries) {
+      if (typeof key === "string" && FORBIDDEN_JSON_KEYS.has(key)) {
+        issues.push({
+          path: pathOf(node, key, prefix),
+          message: `"${key}" is not accepted as a key anywhere in an event`,
+        });
+      } else if (value !== null && typeof value === "object") {
+        stack.push({ value, key, parent: node, depth: node.depth + 1 });
+      }
+    }
+  }
+  return issues.slice(0, MAX_ISSUES);
+}
+
+/** The failure for a body structureIssues found fault with; `envelope` gives the ids it may carry. */
+function structureFailure(issues: Issue[], envelope: unknown): DecodeFailure {
+  const inData = issues.every(
+    (i) => i.path === "data" || i.path.startsWith("data.") || i.path.startsWith("data["),
+  );
+  return failure(inData ? "data" : "envelope", issues, isRecord(envelope) ? known(envelope) : {});
+}
+
 function validate(envelope: Record<string, unknown>): DecodeResult {
   const issues: Issue[] = [];
   if ("data_base64" in envelope) {
@@ -128,7 +201,8 @@ function validate(envelope: Record<string, unknown>): DecodeResult {
 
 /** SNS MessageAttributes (`{ name: { Type, Value } }`) as headers; binary values are ignored. */
 function snsAttributes(attributes: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: an attribute's name is the producer's choice.
+  const out: Record<string, string> = Object.create(null);
   if (!isRecord(attributes)) return out;
   for (const [name, attribute] of Object.entries(attributes)) {
     if (isRecord(attribute) && typeof attribute.Value === "string" && attribute.Type !== "Binary") {
@@ -147,6 +221,10 @@ function decode(message: InboundMessage, maxBytes: number, unwrapSns: boolean): 
   const unparseable = (text: string) => failure("unparseable", [{ path: "", message: text }], k);
 
   if (BATCH_CONTENT_TYPE.test(contentType)) return unparseable("batched CloudEvents are not accepted");
+  const headerSize = headerBytes(message.headers);
+  if (headerSize > MAX_HEADER_BYTES) {
+    return unparseable(`headers are ${headerSize} bytes together; the limit is ${MAX_HEADER_BYTES}`);
+  }
   const body = message.body;
   if (body === null || body.length === 0) {
     return envelope === undefined ? unparseable("message has no body") : validate(envelope);
@@ -158,9 +236,13 @@ function decode(message: InboundMessage, maxBytes: number, unwrapSns: boolean): 
   const json = parseJson(text);
   if (!json.ok) return unparseable(json.message);
 
-  if (envelope !== undefined) return validate({ ...envelope, data: json.value });
-
   const value = json.value;
+  const structure = structureIssues(value, envelope === undefined ? [] : ["data"]);
+  if (structure.length > 0) {
+    return structureFailure(structure, envelope === undefined ? value : { ...envelope, data: value });
+  }
+  if (envelope !== undefined) return validate({ ...envelope, data: value });
+
   if (unwrapSns && isRecord(value) && typeof value.Type === "string" && "TopicArn" in value) {
     if (value.Type !== "Notification") return unparseable(`SNS ${value.Type} message is not an event`);
     if (typeof value.Message !== "string") return unparseable("SNS notification has no Message string");
@@ -185,6 +267,12 @@ function decode(message: InboundMessage, maxBytes: number, unwrapSns: boolean): 
  * - Binary mode: a `ce_specversion` header; attributes from `ce_*` headers, the body is the data.
  * - SQS only: an SNS notification (`Type: "Notification"`, `TopicArn`, `Message`) wrapping either mode, with
  *   binary-mode attributes in its MessageAttributes.
+ *
+ * Hostile input is refused before validation: a body over `maxBytes` or headers over MAX_HEADER_BYTES
+ * (unread), a body nested deeper than MAX_JSON_DEPTH or with a `__proto__`, `constructor` or `prototype` key
+ * anywhere (each named by its path). Control characters are refused by the fields' own rules (ids are
+ * printable ASCII, text has no control characters), so nothing that reaches a log, a URL or a header can
+ * carry one.
  *
  * On failure, `eventId`, `source` and `subject` are set when those values were individually valid, so the
  * relay can publish refund.failed (invalid_event) instead of dead-lettering.

@@ -22,10 +22,14 @@ export type { Issue } from "./issues.ts";
 export {
   CURRENCY_CODE_PATTERN,
   DEFAULT_MAX_MESSAGE_BYTES,
+  FORBIDDEN_JSON_KEYS,
   LIMITS,
+  MAX_HEADER_BYTES,
+  MAX_JSON_DEPTH,
   MERCHANT_ID_PATTERN,
   METADATA_KEY_PATTERN,
   PAYMENT_INTENT_ID_PATTERN,
+  RESERVED_METADATA_KEYS,
 } from "./limits.ts";
 export {
   buildRefundFailed,

@@ -5,6 +5,34 @@
 export const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
 
 /**
+ * Largest total of a message's headers (or SQS message attributes), names and values in UTF-8 bytes. The
+ * CloudEvents attributes among them are bounded one by one by the schema; this bounds all the others.
+ */
+export const MAX_HEADER_BYTES = 65_536;
+
+/**
+ * Deepest nesting of arrays and objects accepted in a JSON body (the envelope is level 1; the deepest the
+ * contract uses is 5: `data.lines[i].amount`). Deeper bodies are refused before validation, so nothing that
+ * walks the parsed value can be made to recurse without bound.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Keys refused wherever they appear in a JSON body. Assigning a parsed `__proto__` to a plain object replaces
+ * its prototype, and `constructor.prototype` reaches the prototype of every object made by a class: this is
+ * how prototype pollution starts in code that merges or copies events. No field of an event has these names.
+ */
+export const FORBIDDEN_JSON_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+
+/**
+ * Metadata keys refused besides what METADATA_KEY_PATTERN rules out: metadata is the one map copied key by key
+ * into outcomes, where these names reach the prototype machinery of code that merges them. (The decoder
+ * refuses them anywhere in a body already; this puts the rule in the schema, for producers that validate
+ * with it or with the generated JSON Schema.)
+ */
+export const RESERVED_METADATA_KEYS = ["constructor", "prototype"] as const;
+
+/**
  * Dojo payment intent ids (`pi_sandbox_…`, `pi_…`). The id is interpolated into a URL path by the Dojo client,
  * so only URL-safe characters are allowed: no `/`, `.`, `%`, whitespace or control characters can get through.
  * Deliberately not prefix-specific, so a new Dojo id format does not need a schema release.
@@ -20,7 +48,7 @@ export const CURRENCY_CODE_PATTERN = /^[A-Z]{3}$/;
 /** Merchant ids select a configured Dojo account; they are configuration keys, so kept simple. */
 export const MERCHANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-/** Metadata keys: a letter first (this also rules out `__proto__`), then a small safe set. */
+/** Metadata keys: a letter first (this also rules out `__proto__`), then a small safe set; see RESERVED_METADATA_KEYS. */
 export const METADATA_KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
 
 /** CloudEvents `dataschema` must be an absolute URI. */

@@ -7,6 +7,7 @@ import {
   METADATA_KEY_PATTERN,
   PAYMENT_INTENT_ID_PATTERN,
   PRINTABLE_ASCII_PATTERN,
+  RESERVED_METADATA_KEYS,
 } from "./limits.ts";
 
 // RFC 3339 section 5.6 `date-time`: seconds are mandatory, fraction optional, offset mandatory.
@@ -108,20 +109,33 @@ export const LineMoney = z
   })
   .meta({ description: "Line amount in minor units; zero is allowed for free items." });
 
-export const Metadata = z
-  .record(
-    z.string().regex(METADATA_KEY_PATTERN, {
-      error: "metadata keys must start with a letter, then up to 63 of A-Z a-z 0-9 _ . : -",
-    }),
-    text(0, LIMITS.metadataValue, false, "Metadata value."),
-  )
-  .refine((m) => Object.keys(m).length <= LIMITS.metadataEntries, {
-    error: `must have at most ${LIMITS.metadataEntries} entries`,
-  })
-  .meta({
-    maxProperties: LIMITS.metadataEntries,
-    description: "Opaque string map, copied unchanged from return.approved to the outcome events.",
-  });
+const MetadataKey = z.string().regex(METADATA_KEY_PATTERN, {
+  error: "metadata keys must start with a letter, then up to 63 of A-Z a-z 0-9 _ . : -",
+});
+
+function metadata(key: z.ZodString) {
+  return z
+    .record(key, text(0, LIMITS.metadataValue, false, "Metadata value."))
+    .refine((m) => Object.keys(m).length <= LIMITS.metadataEntries, {
+      error: `must have at most ${LIMITS.metadataEntries} entries`,
+    })
+    .meta({
+      maxProperties: LIMITS.metadataEntries,
+      description: "Opaque string map, copied unchanged from return.approved to the outcome events.",
+    });
+}
+
+export const Metadata = metadata(MetadataKey);
+
+/**
+ * return.approved's metadata: also refuses the RESERVED_METADATA_KEYS, which the relay would otherwise copy
+ * into every outcome. (`__proto__` has no letter first; the decoder refuses all three anywhere in a body.)
+ */
+export const ReturnApprovedMetadata = metadata(
+  MetadataKey.regex(new RegExp(`^(?!(?:${RESERVED_METADATA_KEYS.join("|")})$)`), {
+    error: `metadata keys must not be ${RESERVED_METADATA_KEYS.map((k) => `"${k}"`).join(" or ")} (reserved: they reach prototypes in code that merges objects)`,
+  }),
+);
 
 export const EventId = asciiId(LIMITS.eventId, "CloudEvents id; unique per source.");
 export const EventSource = asciiId(LIMITS.source, "CloudEvents source (URI-reference).");

@@ -8,9 +8,9 @@ import {
   EventSource,
   JsonContentType,
   LineMoney,
-  Metadata,
   Money,
   PaymentIntentId,
+  ReturnApprovedMetadata,
   Rfc3339,
   Subject,
   text,
@@ -51,7 +51,7 @@ const dataShape = {
     .max(LIMITS.lines, { error: `must have at most ${LIMITS.lines} lines` })
     .meta({ description: "Returned items, for accounting; the refunded amount is `amount`, not their sum." })
     .optional(),
-  metadata: Metadata.optional(),
+  metadata: ReturnApprovedMetadata.optional(),
 };
 
 // Line amounts in another currency than the refund would make the accounting record meaningless.

@@ -55,31 +55,37 @@ export function useColor(env: Readonly<Record<string, string | undefined>>, isTT
   return isTTY;
 }
 
-/** A control character: C0 (escape included) or DEL. Tab and newline count too. */
-function isControl(code: number): boolean {
-  return code < 0x20 || code === 0x7f;
+/**
+ * Characters that must not reach a terminal as they are: every control character (C0, with escape, tab and
+ * newline; DEL; C1, with the one-byte CSI U+009B), the line and paragraph separators, and the bidirectional
+ * formatting characters that reorder what is shown. Events and errors can put any of them in a field.
+ */
+const UNSAFE_CLASS = "[\\p{Cc}\\u2028\\u2029\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]";
+const UNSAFE = new RegExp(UNSAFE_CLASS, "gu");
+const HAS_UNSAFE = new RegExp(UNSAFE_CLASS, "u");
+
+/** `\x1b`, `\x9b`, `\u202e`: what an unsafe character is shown as. */
+function escaped(c: string): string {
+  const code = c.charCodeAt(0);
+  return code < 0x100
+    ? `\\x${code.toString(16).padStart(2, "0")}`
+    : `\\u${code.toString(16).padStart(4, "0")}`;
 }
 
-/** Control characters (escape sequences in particular) never reach the terminal as they are. */
+/**
+ * Unsafe characters escaped (a newline too: nothing can start a line that looks like another record), and
+ * lone surrogates replaced, which have no UTF-8 form.
+ */
 function printable(text: string): string {
-  let out = "";
-  for (const c of text) {
-    const code = c.charCodeAt(0);
-    out += isControl(code) && c !== "\n" ? `\\x${code.toString(16).padStart(2, "0")}` : c;
-  }
-  return out;
+  return text.toWellFormed().replace(UNSAFE, escaped);
 }
 
 /** A value as written after `key=`: bare when it reads unambiguously, else as JSON. */
 function valueText(value: unknown): string {
   if (typeof value === "string") {
-    const bare =
-      value !== "" &&
-      ![...value].some(
-        (c) => isControl(c.charCodeAt(0)) || c === " " || c === '"' || c === "=" || c === "\\",
-      );
-    // JSON escapes every control character.
-    return bare && !/\s/.test(value) ? value : JSON.stringify(value);
+    const bare = value !== "" && value.isWellFormed() && !HAS_UNSAFE.test(value) && !/[\s"=\\]/.test(value);
+    // JSON escapes C0 controls only: DEL, C1 and the rest are escaped after it.
+    return bare ? value : printable(JSON.stringify(value));
   }
   if (value === undefined) return "undefined";
   return printable(JSON.stringify(value) ?? String(value));

@@ -141,9 +141,14 @@ const DojoVariables = z.object({
   DOJO_BASE_URL: text("https://api.dojo.tech")
     .pipe(z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }))
     .meta({
-      description: "The Dojo API (sandbox and production share the host; the key decides).",
-      format: "http(s) URL",
+      description:
+        "The Dojo API (sandbox and production share the host; the key decides). `http://` is refused unless the host is loopback (`127.0.0.0/8`, `::1`, `localhost`) or `DOJO_ALLOW_INSECURE_HTTP=true`.",
+      format: "https URL (http on loopback)",
     }),
+  DOJO_ALLOW_INSECURE_HTTP: bool(false).meta({
+    description:
+      "Accept an `http://` `DOJO_BASE_URL` whose host is not loopback, such as a Dojo simulator on another host (`docker-compose.yml` does this). Never against Dojo itself: the API key and every refund would cross the network unencrypted.",
+  }),
   DOJO_API_KEY: optionalText.meta({
     description:
       "The default secret key. One of `DOJO_API_KEY`, `DOJO_API_KEY_FILE`, `DOJO_ACCOUNTS_FILE` or `DOJO_ACCOUNTS_JSON` is required.",
@@ -394,11 +399,15 @@ export interface LoadOptions {
   readonly readFile?: FileReader;
   /** A config file given on the command line (`start --config`); takes the place of RELAY_CONFIG_FILE. */
   readonly configFile?: string;
-  /** A file's mode bits, for the config file's permission check; undefined when unknown. */
+  /**
+   * A file's mode bits, for the permission checks of the config file and of the files holding secrets
+   * (DOJO_API_KEY_FILE, DOJO_ACCOUNTS_FILE, LEDGER_PASSWORD_FILE); undefined when unknown.
+   */
   readonly fileMode?: (path: string) => number | undefined;
   /**
    * Receives each warning: unknown variables let through by RELAY_ALLOW_UNKNOWN_ENV, a config file
-   * others can read or change. Default: written to standard error.
+   * others can read or change, a file holding a secret that others can read. Default: written to
+   * standard error.
    */
   readonly onWarning?: (message: string) => void;
 }
@@ -538,6 +547,48 @@ function fileReader(readFile: FileReader, problems: string[]): FragmentContext["
   };
 }
 
+/** Whether a URL's host (as WHATWG URL normalises it) is this machine: 127.0.0.0/8, ::1 or localhost. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  return host === "localhost" || host === "[::1]" || /^127(?:\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * The problem with a plain-HTTP Dojo base URL, if it has one: the API key (in every request's
+ * Authorization header) and the refunds would cross the network unencrypted. Allowed on loopback (a
+ * simulator on this machine) and, with DOJO_ALLOW_INSECURE_HTTP=true, anywhere (a simulator on another
+ * host). The message names the host only: a URL can carry credentials.
+ */
+function insecureDojoUrl(baseUrl: string, allowInsecure: boolean): string | undefined {
+  const url = URL.parse(baseUrl);
+  if (url === null || url.protocol !== "http:" || allowInsecure || isLoopbackHost(url.hostname)) {
+    return undefined;
+  }
+  return `DOJO_BASE_URL: http:// to ${url.hostname} is refused: the API key and every refund would cross the network unencrypted; use https://, a loopback host (127.0.0.0/8, ::1, localhost), or set DOJO_ALLOW_INSECURE_HTTP=true for a simulator on another host`;
+}
+
+/**
+ * Warnings for a file named by `variable` that holds a secret (`holds`, e.g. "a Dojo API key") and can
+ * be read by others than its owner: the config file's check (src/config-file.ts), for secrets mounted
+ * as files. They name the variable and the path, never what the file holds. A key file others can
+ * change is reported too (whoever replaces the key decides which account pays); a password file only
+ * for its readers (`changeable: false`).
+ */
+function secretFileWarnings(
+  file: { readonly variable: string; readonly path: string | undefined; readonly holds: string },
+  options: LoadOptions,
+  changeable = true,
+): string[] {
+  if (file.path === undefined || process.platform === "win32") return [];
+  const mode = (options.fileMode ?? statMode)(file.path);
+  if (mode === undefined) return [];
+  const all = permissionWarnings(file.path, mode, [file.holds], file.variable);
+  if (changeable) return all;
+  // Without secrets the helper reports only who can change the file: those are the ones left out.
+  const writers = new Set(permissionWarnings(file.path, mode, [], file.variable));
+  return all.filter((warning) => !writers.has(warning));
+}
+
 /** How often a PostgreSQL ledger's retention sweep runs. */
 const SWEEP_INTERVAL_MS = 3_600_000;
 
@@ -550,6 +601,8 @@ function ledgerSettings(
   e: Env,
   tryRead: FragmentContext["tryRead"],
   problems: string[],
+  warnings: string[],
+  options: LoadOptions,
 ): RelayConfig["ledger"] {
   const base = { synchronous: e.LEDGER_SYNC, outageExitMs: e.LEDGER_OUTAGE_EXIT_MS };
   const url = e.LEDGER_URL;
@@ -573,6 +626,14 @@ function ledgerSettings(
   }
   // A file written by `echo` ends with a newline that is not part of the password.
   const filePassword = tryRead("LEDGER_PASSWORD_FILE", e.LEDGER_PASSWORD_FILE)?.replace(/\r?\n$/, "");
+  if (filePassword !== undefined) {
+    const file = {
+      variable: "LEDGER_PASSWORD_FILE",
+      path: e.LEDGER_PASSWORD_FILE,
+      holds: "the ledger password",
+    };
+    warnings.push(...secretFileWarnings(file, options, false));
+  }
   const password = urlPassword ?? filePassword ?? e.PGPASSWORD;
   const sslCa = tryRead("LEDGER_SSL_CA_FILE", e.LEDGER_SSL_CA_FILE);
   return {
@@ -608,7 +669,8 @@ export function loadLedgerConfig(
   const problems: string[] = [];
   const sources = readSources(env, opts, problems);
   const e = parseVariables(EnvSchema, sources.env, LEDGER_VARIABLES, problems);
-  const ledger = ledgerSettings(e, fileReader(opts.readFile ?? readText, problems), problems);
+  const tryRead = fileReader(opts.readFile ?? readText, problems);
+  const ledger = ledgerSettings(e, tryRead, problems, sources.warnings, opts);
   finish(sources, problems, opts);
   return deepFreeze(ledger);
 }
@@ -647,8 +709,16 @@ export function loadConfig(env: Environment, options: FileReader | LoadOptions =
   if (e.DOJO_ACCOUNTS_JSON !== undefined && e.DOJO_ACCOUNTS_FILE !== undefined) {
     problems.push("DOJO_ACCOUNTS_JSON, DOJO_ACCOUNTS_FILE: set one, not both");
   }
-  const apiKey = e.DOJO_API_KEY ?? tryRead("DOJO_API_KEY_FILE", e.DOJO_API_KEY_FILE)?.trim();
-  const accountsJson = e.DOJO_ACCOUNTS_JSON ?? tryRead("DOJO_ACCOUNTS_FILE", e.DOJO_ACCOUNTS_FILE);
+  const keyFile =
+    e.DOJO_API_KEY === undefined ? tryRead("DOJO_API_KEY_FILE", e.DOJO_API_KEY_FILE) : undefined;
+  if (keyFile !== undefined) {
+    const file = { variable: "DOJO_API_KEY_FILE", path: e.DOJO_API_KEY_FILE, holds: "a Dojo API key" };
+    sources.warnings.push(...secretFileWarnings(file, opts));
+  }
+  const apiKey = e.DOJO_API_KEY ?? keyFile?.trim();
+  const accountsFile =
+    e.DOJO_ACCOUNTS_JSON === undefined ? tryRead("DOJO_ACCOUNTS_FILE", e.DOJO_ACCOUNTS_FILE) : undefined;
+  const accountsJson = e.DOJO_ACCOUNTS_JSON ?? accountsFile;
   const unreadable = problems.some(
     (p) => p.startsWith("DOJO_API_KEY_FILE:") || p.startsWith("DOJO_ACCOUNTS_FILE:"),
   );
@@ -662,13 +732,20 @@ export function loadConfig(env: Environment, options: FileReader | LoadOptions =
         : "DOJO_API_KEY";
     problems.push(`${names}: ${(error as Error).message}`);
   }
+  // The accounts document holds keys (every account it names is a key); one that loads has at least one.
+  if (accountsFile !== undefined && accounts !== undefined) {
+    const file = { variable: "DOJO_ACCOUNTS_FILE", path: e.DOJO_ACCOUNTS_FILE, holds: "Dojo API keys" };
+    sources.warnings.push(...secretFileWarnings(file, opts));
+  }
+  const insecure = insecureDojoUrl(e.DOJO_BASE_URL, e.DOJO_ALLOW_INSECURE_HTTP);
+  if (insecure !== undefined) problems.push(insecure);
   if (e.RETRY_MAX_DELAY_MS < e.RETRY_BASE_DELAY_MS) {
     problems.push("RETRY_MAX_DELAY_MS: must not be below RETRY_BASE_DELAY_MS");
   }
 
   const transportSettings = transport({ problems, tryRead });
 
-  const ledger = ledgerSettings(e, tryRead, problems);
+  const ledger = ledgerSettings(e, tryRead, problems, sources.warnings, opts);
 
   finish(sources, problems, opts);
   return deepFreeze({

@@ -376,6 +376,10 @@ export interface ComposeService {
   readonly depends_on?: Readonly<Record<string, { readonly condition?: string }>> | readonly string[];
   readonly healthcheck?: { readonly test?: readonly string[] | string; readonly disable?: boolean };
   readonly ports?: readonly (string | { host_ip?: string; published?: string | number; target?: number })[];
+  readonly read_only?: boolean;
+  /** Compose v1 and v2 print a list of `path[:options]`; a single string is allowed when written. */
+  readonly tmpfs?: readonly string[] | string;
+  readonly volumes?: readonly (string | { readonly type?: string; readonly target?: string })[];
 }
 
 export interface ComposeConfig {
@@ -397,6 +401,19 @@ function envOfService(service: ComposeService | undefined): Record<string, strin
 function commandOf(service: ComposeService | undefined): string[] {
   const c = service?.command;
   return c === undefined ? [] : typeof c === "string" ? c.split(/\s+/) : [...c];
+}
+
+/** Paths a service can write although its root file system is read-only: its tmpfs mounts and volumes. */
+export function writablePaths(service: ComposeService): string[] {
+  const tmpfs = typeof service.tmpfs === "string" ? [service.tmpfs] : (service.tmpfs ?? []);
+  const volumes = (service.volumes ?? []).flatMap((v) => {
+    if (typeof v !== "string") return v.target === undefined ? [] : [v.target];
+    const parts = v.split(":");
+    // `source:target[:mode]`, or an anonymous volume's `target`; a read-only one is no place to write.
+    if (parts.at(-1) === "ro") return [];
+    return [parts.length === 1 ? parts[0]! : parts[1]!];
+  });
+  return [...tmpfs.map((t) => t.split(":")[0]!), ...volumes].map((p) => p.replace(/\/$/, ""));
 }
 
 function optionOf(words: readonly string[], name: string): string | undefined {
@@ -437,6 +454,12 @@ export function checkComposeConfig(config: ComposeConfig, context: string): stri
       problems.push(`service ${name} is not built from the repository's Dockerfile`);
     }
     if (s[name]!.image !== s.relay!.image) problems.push(`service ${name} runs another image than relay`);
+    // Nothing in the container may change the code or the image's files: a read-only root file
+    // system, with /tmp writable (a tmpfs or a volume). A relay on an SQLite ledger would also need
+    // /app/data; the relays here use the postgres service (checked below).
+    if (s[name]!.read_only !== true) problems.push(`service ${name}: read_only is not true`);
+    if (!writablePaths(s[name]!).includes("/tmp"))
+      problems.push(`service ${name}: /tmp is not a tmpfs or a volume`);
   }
 
   const sim = commandOf(s["dojo-sim"]);
@@ -473,6 +496,9 @@ export function checkComposeConfig(config: ComposeConfig, context: string): stri
       problems.push(`${name}: RELAY_SOURCE=${env.RELAY_SOURCE}, want ${source}`);
     if (env.DOJO_BASE_URL !== `http://dojo-sim:${simPort}`)
       problems.push(`${name}: DOJO_BASE_URL does not name dojo-sim:${simPort}`);
+    // The simulator serves plain HTTP on a host that is not loopback: the relay refuses that unless told.
+    if (env.DOJO_ALLOW_INSECURE_HTTP !== "true")
+      problems.push(`${name}: DOJO_ALLOW_INSECURE_HTTP is not true (plain HTTP to dojo-sim is refused)`);
     if (env.DOJO_API_KEY !== simKey) problems.push(`${name}: DOJO_API_KEY is not a key dojo-sim accepts`);
     if (!/^postgres(ql)?:\/\/[^@]+@postgres:5432\//.test(env.LEDGER_URL ?? "")) {
       problems.push(`${name}: LEDGER_URL is not the postgres service`);

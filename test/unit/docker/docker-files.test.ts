@@ -24,6 +24,7 @@ import {
   parseDockerfile,
   RUNTIME_SOURCES,
   stagesOf,
+  writablePaths,
 } from "./container-checks.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url)).replace(/\/$/, "");
@@ -359,6 +360,15 @@ describe.skipIf(COMPOSE_VERSION === undefined)("docker-compose.yml as docker-com
     expect(checkComposeConfig(resolved(), ROOT)).toEqual([]);
   }, 30_000);
 
+  it("runs the image's containers on a read-only root file system with a tmpfs on /tmp", () => {
+    const config = resolved();
+    for (const name of ["relay", "relay-sqs", "dojo-sim"]) {
+      const service = config.services[name]!;
+      expect(service.read_only, name).toBe(true);
+      expect(writablePaths(service), name).toEqual(["/tmp"]);
+    }
+  }, 30_000);
+
   it("gives each relay a configuration the relay accepts", () => {
     const config = resolved();
     const imageEnv = Object.fromEntries(envOf(stagesOf(parseDockerfile(DOCKERFILE)).at(-1)!));
@@ -375,6 +385,10 @@ describe.skipIf(COMPOSE_VERSION === undefined)("docker-compose.yml as docker-com
       expect(loaded.source).toBe(source);
       expect(loaded.httpPort).toBe(8080);
       expect(loaded.dojo.baseUrl).toMatch(/^http:\/\/dojo-sim:\d+\/?$/);
+      // Plain HTTP to a host that is not loopback is accepted only because the file allows it.
+      expect(() => loadConfig({ ...relayEnv, DOJO_ALLOW_INSECURE_HTTP: "false" })).toThrow(
+        /DOJO_BASE_URL: http:\/\/ to dojo-sim is refused/,
+      );
       expect(loaded.ledger.url).toContain("@postgres:5432/");
       // The compose network's PostgreSQL has no TLS; the default for a non-loopback host would demand it.
       expect(loaded.ledger.postgres?.ssl).toBe("disable");
@@ -402,6 +416,21 @@ describe.skipIf(COMPOSE_VERSION === undefined)("docker-compose.yml as docker-com
       (c: Mutable) => (c.services.relay.environment.DOJO_API_KEY = "sk_sandbox_other"),
     ],
     ["the relay from another image", (c: Mutable) => (c.services.relay.image = "node:24-alpine")],
+    ["the relay with a writable root file system", (c: Mutable) => delete c.services.relay.read_only],
+    ["relay-sqs with read_only false", (c: Mutable) => (c.services["relay-sqs"].read_only = false)],
+    ["dojo-sim with a writable root file system", (c: Mutable) => delete c.services["dojo-sim"].read_only],
+    ["the relay without a writable /tmp", (c: Mutable) => delete c.services.relay.tmpfs],
+    [
+      "relay-sqs with /tmp mounted read-only",
+      (c: Mutable) => {
+        delete c.services["relay-sqs"].tmpfs;
+        c.services["relay-sqs"].volumes = ["scratch:/tmp:ro"];
+      },
+    ],
+    [
+      "the relay without DOJO_ALLOW_INSECURE_HTTP for the simulator's plain HTTP",
+      (c: Mutable) => delete c.services.relay.environment.DOJO_ALLOW_INSECURE_HTTP,
+    ],
   ])(
     "fails when broken: %s",
     (_, edit) => {

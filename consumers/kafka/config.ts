@@ -75,7 +75,7 @@ const KafkaVariables = z.object({
   }),
   KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(250, 1, 100_000).meta({
     description:
-      "Fetched but unsettled messages per partition before the partition is paused (bounds memory).",
+      "Fetched but unsettled messages per partition at which the relay takes no more from it (not even the rest of a fetched batch, which is fetched again later) and pauses it until half have settled. Bounds the relay's memory under a backlog; also sizes each fetch, 256 bytes per message (16 KiB to 1 MiB per partition).",
   }),
   KAFKA_FROM_BEGINNING: bool(true).meta({
     description:

@@ -13,8 +13,21 @@ import type { InputState } from "./input-state.ts";
 import type { KafkaOutputs } from "./outputs.ts";
 import { TopicWatch } from "./recreation.ts";
 
+/**
+ * Bytes a fetch may return per partition (kafkajs defaults to 1 MiB, with 10 MiB per fetch), sized to
+ * the partition's in-flight limit: 256 bytes per message of the limit, about what a resumed partition
+ * has room for (half the limit) with events of up to 512 bytes. Messages a full partition does not take
+ * are fetched again, so a larger fetch is read and decoded for nothing, and held in memory meanwhile.
+ * Kafka still returns a record batch larger than this (one per fetch), so large events still flow.
+ */
+export function fetchBytesPerPartition(maxInFlightPerPartition: number): number {
+  return Math.min(1_048_576, Math.max(16_384, maxInFlightPerPartition * 256));
+}
+
 export interface KafkaSourceOptions {
   readonly kafka: Kafka;
+  /** A partition's fetched and unsettled messages at which it is paused; also sizes its fetches. */
+  readonly maxInFlightPerPartition: number;
   readonly sessionTimeoutMs?: number;
   readonly fetchMaxWaitMs?: number;
   readonly fromBeginning?: boolean;
@@ -42,6 +55,7 @@ export class KafkaSource implements IntakeSource<KafkaPartition> {
       sessionTimeout,
       heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
       maxWaitTimeInMs: options.fetchMaxWaitMs ?? 100,
+      maxBytesPerPartition: fetchBytesPerPartition(options.maxInFlightPerPartition),
     });
     this.#commits = new OffsetCommits(state, this.#consumer, outputs.txn);
     this.#topic = new TopicWatch(state, this.#commits);
@@ -177,9 +191,10 @@ export class KafkaSource implements IntakeSource<KafkaPartition> {
     let handedOver: string | undefined;
     try {
       for (const m of batch.messages) {
-        // Once stopping, or with the gate closed, nothing new starts; what is not taken is not resolved
-        // and comes back with a later fetch.
-        if (!intake.accepting) break;
+        // Once stopping, with the gate closed, or with the partition at its in-flight limit, nothing new
+        // starts; what is not taken is not resolved and comes back with a later fetch (for a full
+        // partition, once it drained to half the limit and was resumed).
+        if (!intake.accepting || intake.full(lane)) break;
         handedOver = m.offset;
         const offset = Number(m.offset);
         if (!lane.offsets.add(offset)) continue;

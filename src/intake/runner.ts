@@ -18,7 +18,10 @@ export interface MessageProcessor {
 }
 
 export interface IntakeRunnerOptions {
-  /** A lane's pending deliveries at which it is held back; it is let go at half of it. */
+  /**
+   * A lane's pending deliveries at which it is held back (and its source stops taking from it); it is
+   * let go at half of it.
+   */
   readonly maxInFlightPerLane: number;
   /** While `paused`, nothing new is taken; work in flight continues. */
   readonly gate?: IntakeGate;
@@ -98,6 +101,10 @@ export class IntakeRunner<L extends IntakeLane = IntakeLane> implements Intake<L
       (r) => this.#answer(delivery, r),
       (error: unknown) => this.#failed(delivery, error),
     );
+  }
+
+  full(lane: L): boolean {
+    return this.#backpressure.full(lane);
   }
 
   taken(lane: L): void {

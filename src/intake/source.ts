@@ -37,6 +37,12 @@ export interface Intake<L extends IntakeLane = IntakeLane> {
   readonly stopping: boolean;
   /** Starts the pipeline on a delivery; its result comes back as its ack() or release(). */
   take(delivery: SourceDelivery<L>): void;
+  /**
+   * Whether `lane` reached its in-flight limit: take nothing more from it now, not even the rest of a
+   * batch in hand. What is not taken must come back later (the lane is held back until it drains), so
+   * what the process holds stays bounded by the limit rather than by the backlog or the fetch size.
+   */
+  full(lane: L): boolean;
   /** After a batch from `lane` was taken: holds the lane back once it reached the in-flight limit. */
   taken(lane: L): void;
   /** Applies the pause state again (the transport forgot it, e.g. its consumer restarted). */

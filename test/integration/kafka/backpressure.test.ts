@@ -36,8 +36,11 @@ describe("relay over Kafka: backpressure", () => {
     const wave2Started = at(h.waitFor(() => answered(wave2) > 0, "first outcome of wave 2", 20_000));
 
     await h.produce(wave1.map(structuredRecord));
-    // The whole first wave is taken and unsettled: past the limit, so the relay has paused the partition.
-    await expect.poll(() => relay.relay.stats.inFlight, { interval: 10, timeout: 10_000 }).toBe(WAVE);
+    // The first wave is taken up to the limit and unsettled, so the relay has paused the partition; the
+    // rest of it stays in Kafka and is fetched again once the partition resumes.
+    await expect
+      .poll(() => relay.relay.stats.inFlight, { interval: 10, timeout: 10_000 })
+      .toBe(MAX_IN_FLIGHT);
     // The second wave arrives while the partition is paused; the relay resumes it once wave 1 drains.
     await h.produce(wave2.map(structuredRecord));
 

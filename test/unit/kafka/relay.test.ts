@@ -11,6 +11,7 @@ import {
   KafkaRelay,
   type MessageProcessor,
 } from "../../../consumers/kafka/relay.ts";
+import { fetchBytesPerPartition } from "../../../consumers/kafka/source.ts";
 import { silentLogger } from "../../../src/logger.ts";
 import type { IntakeGate } from "../../../src/pipeline/fault-gate.ts";
 import type { MessageResult, OutcomeEvent } from "../../../src/pipeline/index.ts";
@@ -184,10 +185,14 @@ let fatal: unknown[];
 let gate: TestGate;
 let relay: KafkaRelay;
 let held: ReturnType<typeof heldProcessor>;
+let consumerConfig: Record<string, unknown> | undefined;
 
 async function startRelay(maxInFlightPerPartition = 100): Promise<void> {
   const kafka = {
-    consumer: () => consumer,
+    consumer: (config: Record<string, unknown>) => {
+      consumerConfig = config;
+      return consumer;
+    },
     producer: () => new FakeProducer(),
     admin: () => admin,
   } as unknown as Kafka;
@@ -295,6 +300,57 @@ describe("KafkaRelay: intake gate", () => {
     gate.set(true);
     consumer.join([0, 1, 2], true);
     expect([0, 1, 2].map((p) => consumer.isPaused(p))).toEqual([true, true, true]);
+  });
+});
+
+describe("KafkaRelay: in-flight limit per partition", () => {
+  /** Settles, lets the commit go out, and has the group hold what was committed (as Kafka would). */
+  async function settleAndCommit(...ids: string[]): Promise<void> {
+    held.settle(...ids);
+    await tick();
+    for (const { partition, offset } of consumer.commits) admin.groupOffsets.set(partition, Number(offset));
+  }
+
+  it("takes no more of a batch than the limit, resolves only what it took, and takes the rest once resumed", async () => {
+    await startRelay(4);
+    await consumer.deliver(0, 0, 10);
+    // The rest of the batch stays in Kafka, not in memory: it is fetched again after the resume.
+    expect(held.seen).toEqual(["0:0", "0:1", "0:2", "0:3"]);
+    expect(consumer.resolved.get(0)).toBe("3");
+    expect([0, 1, 2].map((p) => consumer.isPaused(p))).toEqual([true, false, false]);
+
+    await settleAndCommit("0:0");
+    expect(consumer.isPaused(0)).toBe(true);
+    // Resumed at half the limit.
+    await settleAndCommit("0:1");
+    expect(consumer.isPaused(0)).toBe(false);
+    await consumer.deliver(0, 4, 6);
+    expect(held.seen).toEqual(["0:0", "0:1", "0:2", "0:3", "0:4", "0:5"]);
+    expect(consumer.resolved.get(0)).toBe("5");
+    expect(consumer.isPaused(0)).toBe(true);
+
+    await settleAndCommit("0:2", "0:3", "0:4", "0:5");
+    expect(consumer.commits.at(-1)).toEqual({ partition: 0, offset: "6" });
+    await consumer.deliver(0, 6, 4);
+    expect(held.seen.slice(6)).toEqual(["0:6", "0:7", "0:8", "0:9"]);
+    expect(fatal).toEqual([]);
+  });
+
+  it("takes nothing from a batch of a partition already at the limit", async () => {
+    await startRelay(2);
+    await consumer.deliver(1, 0, 2);
+    // A batch kafkajs had fetched before the pause.
+    await consumer.deliver(1, 2, 3);
+    expect(held.seen).toEqual(["1:0", "1:1"]);
+    expect(consumer.resolved.get(1)).toBe("1");
+  });
+
+  it("sizes each partition's fetch to the limit", async () => {
+    await startRelay(250);
+    expect(consumerConfig?.maxBytesPerPartition).toBe(64_000);
+    expect(fetchBytesPerPartition(1)).toBe(16_384);
+    expect(fetchBytesPerPartition(1_000)).toBe(256_000);
+    expect(fetchBytesPerPartition(100_000)).toBe(1_048_576);
   });
 });
 

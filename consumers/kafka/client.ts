@@ -278,14 +278,21 @@ export function createKafka(
     ...(options.socketFactory === undefined ? {} : { socketFactory: options.socketFactory }),
     ...(options.retry === undefined ? {} : { retry: options.retry }),
   };
+  Object.assign(config, kafkaSecurity(settings));
+  return new RelayKafka(config, failures);
+}
+
+/** The TLS and SASL options of a kafkajs client, from the relay's settings (also used by commands). */
+export function kafkaSecurity(settings: KafkaSettings): Pick<KafkaConfig, "ssl" | "sasl"> {
+  const security: Pick<KafkaConfig, "ssl" | "sasl"> = {};
   if (settings.ssl !== false) {
-    config.ssl = {
+    security.ssl = {
       rejectUnauthorized: settings.ssl.rejectUnauthorized,
       ...(settings.ssl.ca === undefined ? {} : { ca: [settings.ssl.ca] }),
       ...(settings.ssl.cert === undefined ? {} : { cert: settings.ssl.cert }),
       ...(settings.ssl.key === undefined ? {} : { key: settings.ssl.key.reveal() }),
     };
   }
-  if (settings.sasl !== undefined) config.sasl = saslOptions(settings.sasl);
-  return new RelayKafka(config, failures);
+  if (settings.sasl !== undefined) security.sasl = saslOptions(settings.sasl);
+  return security;
 }

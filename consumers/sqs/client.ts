@@ -9,11 +9,19 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import type { SqsSettings } from "./config.ts";
 import { UndiciHttpHandler } from "./http-handler.ts";
 
-export function createSqsClient(settings: SqsSettings): SQSClient {
+/** What a short-lived command changes: fewer attempts and connections, a shorter connect timeout. */
+export interface SqsClientOptions {
+  readonly maxAttempts?: number;
+  readonly connections?: number;
+  readonly connectTimeoutMs?: number;
+}
+
+export function createSqsClient(settings: SqsSettings, options: SqsClientOptions = {}): SQSClient {
   const credentials = settings.credentials;
   return new SQSClient({
     region: settings.region,
     md5: false,
+    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
     ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
     ...(credentials === undefined
       ? {}
@@ -27,8 +35,8 @@ export function createSqsClient(settings: SqsSettings): SQSClient {
           },
         }),
     requestHandler: new UndiciHttpHandler({
-      connections: settings.receiveConcurrency + 64,
-      connectTimeoutMs: 5_000,
+      connections: options.connections ?? settings.receiveConcurrency + 64,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     }),
   });
 }

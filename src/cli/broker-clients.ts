@@ -140,7 +140,7 @@ export function sqsSettings(
 const KAFKA_RETRY = { retries: 3, initialRetryTime: 250, maxRetryTime: 2_000 };
 
 /**
- * A kafkajs client for a command: the relay's TLS and SASL settings, kafkajs' own log silenced (the
+ * A kafkajs client for a command: the relay's TLS and SASL settings (kafkaSecurity), kafkajs' own log silenced (the
  * command reports errors itself), and short retries. kafkajs' TimeoutNegativeWarning is dropped from
  * the process warnings.
  */
@@ -150,61 +150,21 @@ export async function cliKafka(settings: KafkaSettings, stderr: NodeJS.WritableS
     import("../process-warnings.ts"),
   ]);
   reportWarningsExceptTimeoutNegative((warning) => stderr.write(`warning: ${warning.message}\n`));
-  const ssl = settings.ssl;
-  const sasl = settings.sasl;
+  const { kafkaSecurity } = await import("../../consumers/kafka/client.ts");
   return new Kafka({
     clientId: settings.clientId,
     brokers: [...settings.brokers],
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3_000,
     retry: KAFKA_RETRY,
-    ...(ssl === false
-      ? {}
-      : {
-          ssl: {
-            rejectUnauthorized: ssl.rejectUnauthorized,
-            ...(ssl.ca === undefined ? {} : { ca: [ssl.ca] }),
-            ...(ssl.cert === undefined ? {} : { cert: ssl.cert }),
-            ...(ssl.key === undefined ? {} : { key: ssl.key.reveal() }),
-          },
-        }),
-    ...(sasl === undefined
-      ? {}
-      : {
-          // The three mechanisms take the same options; kafkajs types each on its own.
-          sasl: {
-            mechanism: sasl.mechanism as "plain",
-            username: sasl.username,
-            password: sasl.password.reveal(),
-          },
-        }),
+    ...kafkaSecurity(settings),
   });
 }
 
 /** An SQS client for a command: one retry, a three-second connect timeout. */
 export async function cliSqs(settings: SqsSettings): Promise<SQSClient> {
-  const [{ SQSClient }, { UndiciHttpHandler }] = await Promise.all([
-    import("@aws-sdk/client-sqs"),
-    import("../../consumers/sqs/http-handler.ts"),
-  ]);
-  const credentials = settings.credentials;
-  return new SQSClient({
-    region: settings.region,
-    maxAttempts: 2,
-    ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-    ...(credentials === undefined
-      ? {}
-      : {
-          credentials: {
-            accessKeyId: credentials.accessKeyId.reveal(),
-            secretAccessKey: credentials.secretAccessKey.reveal(),
-            ...(credentials.sessionToken === undefined
-              ? {}
-              : { sessionToken: credentials.sessionToken.reveal() }),
-          },
-        }),
-    requestHandler: new UndiciHttpHandler({ connections: 8, connectTimeoutMs: 3_000 }),
-  });
+  const { createSqsClient } = await import("../../consumers/sqs/client.ts");
+  return createSqsClient(settings, { maxAttempts: 2, connections: 8, connectTimeoutMs: 3_000 });
 }
 
 /** Where an SQS client goes, for messages: the endpoint, or AWS in its region. */

@@ -5,6 +5,8 @@
 #   scripts/brokers.sh stop      stop both by their recorded PIDs
 #   scripts/brokers.sh status    show what runs and where
 #   scripts/brokers.sh env       print export lines for KAFKA_BROKERS and SQS_ENDPOINT
+#   scripts/brokers.sh kafka-stop    stop Kafka only, keeping its data (a broker outage)
+#   scripts/brokers.sh kafka-resume  start Kafka again on the data it had, wait until ready
 #
 # Jars come from Maven Central through the POM files in scripts/brokers/ and are cached under
 # $REFUND_RELAY_CACHE (default ~/.cache/refund-relay). Logs, PIDs and data live in
@@ -99,17 +101,22 @@ group.initial.rebalance.delay.ms=0
 EOF
 }
 
-start_kafka() {
+start_kafka() { # [keep-data]
   if pid_alive "$run_dir/kafka.pid"; then log "kafka already running (pid $(cat "$run_dir/kafka.pid"))"; return 0; fi
   if port_open "$kafka_port"; then log "port $kafka_port is taken by another process"; exit 1; fi
-  rm -rf "$run_dir/kafka-data"
-  write_kafka_config
   local cp="$kafka_jars/*"
   local jvm=(java -cp "$cp" "-Dlog4j2.configurationFile=$here/brokers/log4j2.xml")
-  "${jvm[@]}" kafka.tools.StorageTool format --ignore-formatted \
-    -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)" \
-    -c "$run_dir/kafka.properties" >"$run_dir/kafka-format.log" 2>&1 ||
-    { log "kafka storage format failed:"; cat "$run_dir/kafka-format.log" >&2; exit 1; }
+  if [ "${1:-}" = keep-data ]; then
+    [ -f "$run_dir/kafka.properties" ] && [ -d "$run_dir/kafka-data" ] ||
+      { log "no Kafka data in $run_dir to resume from: use start"; exit 1; }
+  else
+    rm -rf "$run_dir/kafka-data"
+    write_kafka_config
+    "${jvm[@]}" kafka.tools.StorageTool format --ignore-formatted \
+      -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)" \
+      -c "$run_dir/kafka.properties" >"$run_dir/kafka-format.log" 2>&1 ||
+      { log "kafka storage format failed:"; cat "$run_dir/kafka-format.log" >&2; exit 1; }
+  fi
   # shellcheck disable=SC2086
   nohup "${jvm[@]}" $kafka_heap -XX:+UseG1GC -Djava.awt.headless=true \
     kafka.Kafka "$run_dir/kafka.properties" >"$run_dir/kafka.log" 2>&1 &
@@ -214,10 +221,18 @@ case "${1:-}" in
     print_env
     ;;
   stop) stop_all ;;
+  kafka-stop) stop_one kafka ;;
+  kafka-resume)
+    need_tools
+    started=$SECONDS
+    start_kafka keep-data
+    wait_kafka
+    log "kafka resumed on its data in $((SECONDS - started))s"
+    ;;
   status) status ;;
   env) print_env ;;
   *)
-    echo "usage: $0 start|stop|status|env" >&2
+    echo "usage: $0 start|stop|status|env|kafka-stop|kafka-resume" >&2
     exit 2
     ;;
 esac

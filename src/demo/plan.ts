@@ -44,14 +44,31 @@ export interface DemoPlan {
   readonly messages: readonly PlannedMessage[];
 }
 
-/** Shares of the mix (the rest are refunds, full and partial). */
-const SHARES = {
+/** How a plan's messages are shared out. */
+export interface PlanMix {
+  /** Shares of the special kinds (the rest are refunds, full and partial). */
+  readonly duplicate: number;
+  readonly over_refund: number;
+  readonly uncaptured: number;
+  readonly invalid: number;
+  readonly unparseable: number;
+  /** Share of payments refunded in one go; the others in `partsMin` to `partsMax` partial refunds. */
+  readonly fullShare: number;
+  readonly partsMin: number;
+  readonly partsMax: number;
+}
+
+/** The demo's mix: every kind often enough to show up in a run of a few hundred messages. */
+export const DEMO_MIX: PlanMix = {
   duplicate: 0.1,
   over_refund: 0.04,
   uncaptured: 0.04,
   invalid: 0.04,
   unparseable: 0.03,
-} as const;
+  fullShare: 0.35,
+  partsMin: 2,
+  partsMax: 4,
+};
 
 const between = (rng: Rng, min: number, max: number) => min + Math.floor(rng() * (max - min + 1));
 
@@ -72,18 +89,18 @@ function idFrom(rng: Rng): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** Plans `events` messages (at least 20); the same seed gives the same plan, event ids included. */
-export function planDemo(events: number, seed: number): DemoPlan {
+/** Plans `events` messages (at least 20); the same seed and mix give the same plan, event ids included. */
+export function planDemo(events: number, seed: number, mix: PlanMix = DEMO_MIX): DemoPlan {
   if (!Number.isSafeInteger(events) || events < 20) throw new RangeError("a demo needs at least 20 events");
   const rng = seededRng(seed);
   const randomUUID = () => idFrom(rng);
   const count = (share: number) => Math.max(1, Math.round(events * share));
   const special = {
-    duplicate: count(SHARES.duplicate),
-    over_refund: count(SHARES.over_refund),
-    uncaptured: count(SHARES.uncaptured),
-    invalid: count(SHARES.invalid),
-    unparseable: count(SHARES.unparseable),
+    duplicate: count(mix.duplicate),
+    over_refund: count(mix.over_refund),
+    uncaptured: count(mix.uncaptured),
+    invalid: count(mix.invalid),
+    unparseable: count(mix.unparseable),
   };
   let refunds = events - Object.values(special).reduce((a, b) => a + b, 0);
   const intents: PlannedIntent[] = [];
@@ -93,13 +110,17 @@ export function planDemo(events: number, seed: number): DemoPlan {
     intents.push(intent);
     return intent;
   };
-  // Refunds: about a third of the payments refunded in full, the rest in two to four parts.
+  // Refunds: some payments refunded in full, the rest in several parts.
   while (refunds > 0) {
     const amount = between(rng, 5, 400) * 100 + between(rng, 0, 99);
-    const parts = refunds === 1 || rng() < 0.35 ? 1 : Math.min(refunds, between(rng, 2, 4));
+    const parts =
+      refunds === 1 || rng() < mix.fullShare
+        ? 1
+        : Math.min(refunds, between(rng, mix.partsMin, mix.partsMax));
     const intent = newIntent(amount);
     // A partial refund series leaves some of the payment unrefunded now and then, as shops do.
-    const refunded = parts === 1 ? amount : rng() < 0.5 ? amount : amount - between(rng, 1, parts * 50);
+    const refunded =
+      parts === 1 ? amount : rng() < 0.5 ? amount : Math.max(parts, amount - between(rng, 1, parts * 50));
     for (const value of split(rng, refunded, parts)) {
       refundMessages.push({
         kind: parts === 1 ? "full" : "partial",

@@ -1,6 +1,7 @@
 // The results table (Markdown), the ratios that compare medians, and the JSON file under bench/results/.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { printLatencyTable } from "./latency.ts";
 import type { Result } from "./run-one.ts";
 import {
   EVENTS,
@@ -42,6 +43,24 @@ export function printReport(results: Result[]): void {
     console.log(
       `| ${r.impl} | ${r.ledger === "none" ? "-" : r.ledger} | ${r.instances} | ${r.latencyMs} ms | ${r.perSecond} | ${r.p50} | ${r.p99} | ${r.peakRssMiB} | ${r.cpuSeconds} | ${r.seconds} | ${r.refundsAtDojo} | ${r.failed} | ${r.duplicateOutcomes} |`,
     );
+  }
+
+  printLatencyTable(
+    results.map((r) => ({
+      label: `${r.impl}${r.ledger === "none" ? "" : ` ${r.ledger}`} x${r.instances} at ${r.latencyMs} ms`,
+      perSecond: r.perSecond,
+      latency: r.latency,
+    })),
+  );
+  if (RATE > 0) {
+    console.log(
+      "\np99 ms per second of sending (by each event's send time); worst producer lag behind schedule",
+    );
+    for (const r of results)
+      console.log(
+        `${r.impl}${r.ledger === "none" ? "" : ` ${r.ledger}`} x${r.instances} at ${r.latencyMs} ms: ` +
+          `${r.latency.perSecond.map((s) => s.p99).join(" ")}; lag ${r.maxSendLagMs} ms`,
+      );
   }
 
   const which = REPEAT > 1 ? "median events/s" : "events/s";

@@ -8,8 +8,9 @@ import { Kafka, logLevel } from "kafkajs";
 import { createSimControl } from "../../src/sim/index.ts";
 import { returnApproved } from "../../test/support/events.ts";
 import { createTopicsAndWait } from "../../test/support/kafka-topics.ts";
+import { decidedAt, type EventTimes, type LatencySummary, summarize } from "./latency.ts";
 import { createRunLedger, type RunLedger } from "./ledgers.ts";
-import { cpuBetween, cpuSeconds, type OtherCpu, otherCpu, peakRssMiB, percentile } from "./measure.ts";
+import { cpuBetween, cpuSeconds, type OtherCpu, otherCpu, peakRssMiB } from "./measure.ts";
 import {
   DATABASE_URL,
   EVENTS,
@@ -25,6 +26,7 @@ import {
   PARTITIONS,
   RATE,
   TIMEOUT_MS,
+  WARMUP_MS,
 } from "./settings.ts";
 
 export interface Result {
@@ -39,8 +41,11 @@ export interface Result {
   events: number;
   seconds: number;
   perSecond: number;
+  /** End-to-end latency (send to outcome arrival) of every event. */
   p50: number;
   p99: number;
+  /** The same in detail: steady-state percentiles (with BENCH_RATE), stages, per second of sending. */
+  latency: LatencySummary;
   /** Peak RSS of the largest instance, and of each. */
   peakRssMiB: number;
   peakRssPerInstanceMiB: number[];
@@ -54,6 +59,8 @@ export interface Result {
   duplicateOutcomes: number;
   /** How long producing the input took, and when the first outcome arrived (ms after the first produce). */
   producedInMs: number;
+  /** With BENCH_RATE: how far the producer fell behind its schedule at worst (ms). */
+  maxSendLagMs: number;
   firstOutcomeMs: number;
   /** What the run's checks found wrong (empty when it passed). */
   problems: string[];
@@ -146,7 +153,7 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
   await admin.disconnect();
 
   const producedAt = new Map<string, number>();
-  const latencies: number[] = [];
+  const times: EventTimes[] = [];
   let lastArrival = 0;
   let firstArrival = 0;
   let done: () => void = () => {};
@@ -159,13 +166,19 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
   const collector = kafka.consumer({ groupId: `bench-collector-${id}`, maxWaitTimeInMs: 50 });
   await collector.connect();
   await collector.subscribe({ topics: [topics.ok, topics.failed], fromBeginning: true });
+  // No offset commits: the group is new and used once. kafkajs' auto-commit would commit after every
+  // batch and hold the next fetch until that commit is answered, which added about 45 ms to every
+  // latency measured at a steady rate (p50 of a plain produce-to-consume probe: 40 to 55 ms with it,
+  // 5 to 9 ms without).
   await collector.run({
+    autoCommit: false,
     partitionsConsumedConcurrently: PARTITIONS,
     eachBatchAutoResolve: true,
     eachBatch: async ({ batch }) => {
       const now = Date.now();
       for (const m of batch.messages) {
-        const eventId = JSON.parse(m.value?.toString() ?? "{}").data?.sourceEvent?.id as string | undefined;
+        const outcome = JSON.parse(m.value?.toString() ?? "{}");
+        const eventId = outcome.data?.sourceEvent?.id as string | undefined;
         if (eventId === undefined) continue;
         if (batch.topic === topics.failed) failedIds.add(eventId);
         if (seen.has(eventId)) {
@@ -173,7 +186,12 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
           continue;
         }
         seen.add(eventId);
-        latencies.push(now - (producedAt.get(eventId) ?? now));
+        times.push({
+          sent: producedAt.get(eventId) ?? now,
+          arrived: now,
+          decided: decidedAt(outcome),
+          published: Number(m.timestamp),
+        });
         lastArrival = now;
         firstArrival ||= now;
       }
@@ -230,11 +248,14 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
     );
     // All at once (a backlog) by default; with BENCH_RATE, a steady stream of that many events per
     // second in 20 ms steps, so the latencies are end-to-end rather than time spent in a backlog.
+    // Each event's latency counts from its own send, not from the start of the run.
     const chunk = RATE > 0 ? Math.max(1, Math.round(RATE / 50)) : 1000;
+    let maxSendLag = 0;
     for (let i = 0; i < EVENTS; i += chunk) {
       if (RATE > 0) {
         const due = started + (i / RATE) * 1000;
         if (due > Date.now()) await sleep(due - Date.now());
+        maxSendLag = Math.max(maxSendLag, Date.now() - due);
       }
       const messages = [];
       const sentAt = Date.now();
@@ -280,7 +301,7 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
     const stats = await createSimControl(simUrl).stats();
 
     const seconds = (lastArrival - started) / 1000;
-    latencies.sort((a, b) => a - b);
+    const latency = summarize(times, started, RATE > 0, WARMUP_MS);
     const problems: string[] = [];
     if (seen.size < EVENTS) problems.push(`only ${seen.size}/${EVENTS} outcomes before the timeout`);
     if (stats.refundsCreated !== EVENTS)
@@ -292,8 +313,9 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
       events: seen.size,
       seconds: Math.round(seconds * 100) / 100,
       perSecond: Math.round(seen.size / seconds),
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
+      p50: latency.p50,
+      p99: latency.p99,
+      latency,
       peakRssMiB: Math.max(...rss),
       peakRssPerInstanceMiB: rss,
       cpuSeconds: Math.round(cpu * 100) / 100,
@@ -302,6 +324,7 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
       failed: failedIds.size,
       duplicateOutcomes: duplicates,
       producedInMs: producedIn,
+      maxSendLagMs: maxSendLag,
       firstOutcomeMs: firstArrival - started,
       problems,
     };

@@ -55,6 +55,11 @@ export const KILLS = Number(process.env.BENCH_KILLS ?? "0");
 export const KILL_INTERVAL_MS = Number(process.env.BENCH_KILL_INTERVAL_MS ?? "2000");
 /** Events per second to produce at; 0 (the default) produces everything up front as a backlog. */
 export const RATE = Number(process.env.BENCH_RATE ?? "0");
+/**
+ * With BENCH_RATE: the first seconds of sending (default 5) left out of the steady-state latency, so
+ * connections are open and code is compiled; the overall percentiles still count every event.
+ */
+export const WARMUP_MS = Number(process.env.BENCH_WARMUP_S ?? "5") * 1000;
 /** Extra node flags for the processes under test, e.g. --cpu-prof. */
 export const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 export const KEY = "sk_sandbox_bench";

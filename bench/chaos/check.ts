@@ -50,6 +50,8 @@ export interface Verdict {
   readonly examples: Record<InvariantName, string[]>;
   readonly refundsAtDojo: number;
   readonly answers: { readonly succeeded: number; readonly failed: number; readonly deadLettered: number };
+  /** The longest time between two answers published, in ms: how long the fault held the relays up. */
+  readonly longestGapMs: number;
 }
 
 /** What each kind of message must be answered with once every fault has passed. */
@@ -138,7 +140,12 @@ export function judge(evidence: Evidence): Verdict {
   }
 
   const count = (d: Answer["destination"]) => evidence.answers.filter((a) => a.destination === d).length;
+  const times = evidence.answers.map((a) => a.publishedAt).sort((a, b) => a - b);
+  let longestGapMs = 0;
+  for (let i = 1; i < times.length; i++)
+    longestGapMs = Math.max(longestGapMs, (times[i] as number) - (times[i - 1] as number));
   return {
+    longestGapMs,
     violations,
     examples,
     refundsAtDojo: refunds.length,

@@ -291,7 +291,7 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
       RETRY_BASE_DELAY_MS: "100",
       RETRY_MAX_DELAY_MS: "2000",
       SHUTDOWN_TIMEOUT_MS: "10000",
-      KAFKA_SESSION_TIMEOUT_MS: "10000",
+      KAFKA_SESSION_TIMEOUT_MS: "6000",
       LOG_LEVEL: "info",
       LOG_FORMAT: "json",
     }));
@@ -326,7 +326,7 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
             const live = r.liveIndexes();
             const victim = live[Math.floor(Math.random() * live.length)];
             if (victim !== undefined) await r.kill(victim);
-            await sleep(3_000);
+            await sleep(5_000);
             if (Date.now() - started > settings.answerTimeoutMs + sendSeconds * 1000) return;
           }
           return;

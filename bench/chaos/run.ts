@@ -17,6 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { PrivatePostgres } from "../../test/support/postgres-server.ts";
+import "../../test/support/quiet-warnings.ts";
 import { INVARIANTS } from "./check.ts";
 import { runScenario, type ScenarioResult } from "./run-scenario.ts";
 import { FAULT_TEXT, FULL_MATRIX, SMALL_MATRIX } from "./scenarios.ts";
@@ -78,6 +79,7 @@ const header = [
   "relay kills / exits",
   "refunds at Dojo",
   "succeeded / failed / dead letters",
+  "longest pause in answers (s)",
   ...INVARIANTS,
   "seconds",
 ];
@@ -93,6 +95,7 @@ function row(r: ScenarioResult): string[] {
     `${r.kills} / ${r.relayExits}`,
     String(v.refundsAtDojo),
     `${v.answers.succeeded} / ${v.answers.failed} / ${v.answers.deadLettered}`,
+    (v.longestGapMs / 1000).toFixed(1),
     ...INVARIANTS.map((name) => String(v.violations[name])),
     String(r.seconds),
   ];

@@ -25,6 +25,8 @@ export interface Answer {
   /** refund.failed's code, or the dead letter's reason. */
   readonly code: string | undefined;
   readonly refundId: string | undefined;
+  /** When the relay published it (ms since the epoch), as the broker recorded it. */
+  readonly publishedAt: number;
 }
 
 export interface ChaosTransport {
@@ -43,7 +45,7 @@ export interface ChaosTransport {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const UNPARSEABLE_MARKER = /\[(unparseable-[0-9a-f-]+)\]/;
 
-function decodeOutcome(destination: "succeeded" | "failed", body: string): Answer {
+function decodeOutcome(destination: "succeeded" | "failed", body: string, publishedAt: number): Answer {
   const outcome = JSON.parse(body) as {
     id?: string;
     data?: { sourceEvent?: { id?: string }; code?: string; refundId?: string };
@@ -54,11 +56,19 @@ function decodeOutcome(destination: "succeeded" | "failed", body: string): Answe
     outcomeId: outcome.id,
     code: outcome.data?.code,
     refundId: outcome.data?.refundId,
+    publishedAt,
   };
 }
 
-function deadLetter(eventId: string | undefined, code: string | undefined): Answer {
-  return { destination: "dead-letter", eventId, outcomeId: undefined, code, refundId: undefined };
+function deadLetter(eventId: string | undefined, code: string | undefined, publishedAt: number): Answer {
+  return {
+    destination: "dead-letter",
+    eventId,
+    outcomeId: undefined,
+    code,
+    refundId: undefined,
+    publishedAt,
+  };
 }
 
 /** Kafka: topics named for the run on `brokers`; the input has `partitions` partitions. */
@@ -99,15 +109,24 @@ export async function openKafka(brokers: string, partitions: number): Promise<Ch
   // every topic again from the start with a fresh group, so a reader lost in a broker outage cannot
   // hide an answer.
   let answers: Answer[] = [];
-  const decode = (topic: string, value: Buffer | null, headers: Record<string, unknown>): Answer => {
+  const decode = (
+    topic: string,
+    value: Buffer | null,
+    headers: Record<string, unknown>,
+    publishedAt: number,
+  ): Answer => {
     const destination = destinationOf.get(topic) ?? "dead-letter";
     const body = value?.toString("utf8") ?? "";
-    if (destination !== "dead-letter") return decodeOutcome(destination, body);
+    if (destination !== "dead-letter") return decodeOutcome(destination, body, publishedAt);
     const header = (name: string) => {
       const v = headers[name];
       return v === undefined ? undefined : String(v);
     };
-    return deadLetter(header("rr-event-id") ?? UNPARSEABLE_MARKER.exec(body)?.[1], header("rr-error-code"));
+    return deadLetter(
+      header("rr-event-id") ?? UNPARSEABLE_MARKER.exec(body)?.[1],
+      header("rr-error-code"),
+      publishedAt,
+    );
   };
   const reader = async (into: Answer[], group: string): Promise<Consumer> => {
     const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
@@ -115,7 +134,7 @@ export async function openKafka(brokers: string, partitions: number): Promise<Ch
     await consumer.subscribe({ topics: [...destinationOf.keys()], fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ topic, message }) => {
-        into.push(decode(topic, message.value, message.headers ?? {}));
+        into.push(decode(topic, message.value, message.headers ?? {}, Number(message.timestamp)));
       },
     });
     return consumer;
@@ -217,16 +236,17 @@ export async function openSqs(endpoint: string, visibilityTimeoutS: number): Pro
   const answers: Answer[] = [];
   const stop = new AbortController();
   let lastRead = Date.now();
-  const decode = (destination: Answer["destination"], body: string): Answer => {
-    if (destination !== "dead-letter") return decodeOutcome(destination, body);
+  const decode = (destination: Answer["destination"], body: string, publishedAt: number): Answer => {
+    if (destination !== "dead-letter") return decodeOutcome(destination, body, publishedAt);
     try {
       const envelope = JSON.parse(body) as { deadLetter?: { code?: string; eventId?: string } };
       return deadLetter(
         envelope.deadLetter?.eventId ?? UNPARSEABLE_MARKER.exec(body)?.[1],
         envelope.deadLetter?.code,
+        publishedAt,
       );
     } catch {
-      return deadLetter(UNPARSEABLE_MARKER.exec(body)?.[1], undefined);
+      return deadLetter(UNPARSEABLE_MARKER.exec(body)?.[1], undefined, publishedAt);
     }
   };
   const poll = async (url: string, destination: Answer["destination"]) => {
@@ -234,13 +254,19 @@ export async function openSqs(endpoint: string, visibilityTimeoutS: number): Pro
       let messages: Message[] = [];
       try {
         const out = await client.send(
-          new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 1,
+            MessageSystemAttributeNames: ["SentTimestamp"],
+          }),
           { abortSignal: stop.signal },
         );
         messages = out.Messages ?? [];
         if (messages.length === 0) continue;
         lastRead = Date.now();
-        for (const m of messages) answers.push(decode(destination, m.Body ?? ""));
+        for (const m of messages)
+          answers.push(decode(destination, m.Body ?? "", Number(m.Attributes?.SentTimestamp ?? Date.now())));
         await client.send(
           new DeleteMessageBatchCommand({
             QueueUrl: url,

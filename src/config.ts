@@ -401,7 +401,8 @@ export interface LoadOptions {
   readonly configFile?: string;
   /**
    * A file's mode bits, for the permission checks of the config file and of the files holding secrets
-   * (DOJO_API_KEY_FILE, DOJO_ACCOUNTS_FILE, LEDGER_PASSWORD_FILE); undefined when unknown.
+   * (DOJO_API_KEY_FILE, DOJO_ACCOUNTS_FILE, LEDGER_PASSWORD_FILE, KAFKA_SSL_KEY_FILE); undefined when
+   * unknown.
    */
   readonly fileMode?: (path: string) => number | undefined;
   /**
@@ -589,6 +590,15 @@ function secretFileWarnings(
   return all.filter((warning) => !writers.has(warning));
 }
 
+/**
+ * Files a transport reads (consumers/<transport>/config.ts) that hold a secret, with what they hold.
+ * Warned about for their readers only: a replaced TLS key cannot redirect refunds, it only fails the
+ * handshake or presents another client identity.
+ */
+const TRANSPORT_SECRET_FILES: Readonly<Record<string, string>> = {
+  KAFKA_SSL_KEY_FILE: "the Kafka client's TLS private key",
+};
+
 /** How often a PostgreSQL ledger's retention sweep runs. */
 const SWEEP_INTERVAL_MS = 3_600_000;
 
@@ -743,7 +753,18 @@ export function loadConfig(env: Environment, options: FileReader | LoadOptions =
     problems.push("RETRY_MAX_DELAY_MS: must not be below RETRY_BASE_DELAY_MS");
   }
 
-  const transportSettings = transport({ problems, tryRead });
+  // A transport's files that hold a secret get the same check as the core's, once they were read.
+  const transportSettings = transport({
+    problems,
+    tryRead: (variable, path) => {
+      const text = tryRead(variable, path);
+      const holds = TRANSPORT_SECRET_FILES[variable];
+      if (text !== undefined && holds !== undefined) {
+        sources.warnings.push(...secretFileWarnings({ variable, path, holds }, opts, false));
+      }
+      return text;
+    },
+  });
 
   const ledger = ledgerSettings(e, tryRead, problems, sources.warnings, opts);
 

@@ -1,4 +1,5 @@
-// Secrets given as files (DOJO_API_KEY_FILE, DOJO_ACCOUNTS_FILE, LEDGER_PASSWORD_FILE): a warning when
+// Secrets given as files (DOJO_API_KEY_FILE, DOJO_ACCOUNTS_FILE, LEDGER_PASSWORD_FILE, and the Kafka
+// client's TLS private key, KAFKA_SSL_KEY_FILE): a warning when
 // the file can be read by its group or by every user, naming the variable and the file, never what it
 // holds; none for a file only its owner reads. Real files, real modes.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -10,7 +11,10 @@ import { loadConfig, loadLedgerConfig } from "../../../src/config.ts";
 const KEY = "sk_sandbox_FileKeyBody0123456789";
 const MERCHANT_KEY = "sk_prod_MerchantKeyBody98765";
 const PASSWORD = "ledger-Pa55-from-a-file";
-const SECRETS = [KEY, MERCHANT_KEY, PASSWORD];
+// Not a real key: only its body must never appear in a warning.
+const TLS_KEY_BODY = "MC4CAQAwBQYDK2VwBCIEIKafkaClientKeyBodyNeverLogged0123";
+const TLS_KEY = `-----BEGIN PRIVATE KEY-----\n${TLS_KEY_BODY}\n-----END PRIVATE KEY-----\n`;
+const SECRETS = [KEY, MERCHANT_KEY, PASSWORD, TLS_KEY_BODY];
 
 const dir = mkdtempSync(join(tmpdir(), "refund-relay-secret-files-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -102,6 +106,39 @@ describe.skipIf(process.platform === "win32")("files holding secrets", () => {
     );
   });
 
+  it("KAFKA_SSL_KEY_FILE readable by its group or every user: one warning naming the variable and the file", () => {
+    for (const [mode, readers] of [
+      [0o644, "its group and every user (mode 0644)"],
+      [0o640, "its group (mode 0640)"],
+      [0o604, "every user (mode 0604)"],
+    ] as const) {
+      const path = secretFile(TLS_KEY, mode);
+      const warnings = warningsOf(relay({ DOJO_API_KEY: KEY, KAFKA_SSL: "true", KAFKA_SSL_KEY_FILE: path }));
+      expect(warnings).toEqual([
+        `KAFKA_SSL_KEY_FILE ${path} holds secrets (the Kafka client's TLS private key) and can be read by ${readers}; make it readable by its owner only (chmod 600)`,
+      ]);
+    }
+  });
+
+  it("KAFKA_SSL_KEY_FILE only its owner reads (600, 400) is quiet, and the key still loads", () => {
+    for (const mode of [0o600, 0o400]) {
+      const path = secretFile(TLS_KEY, mode);
+      const warnings: string[] = [];
+      const config = loadConfig(
+        { ...BASE, DOJO_API_KEY: KEY, KAFKA_SSL: "true", KAFKA_SSL_KEY_FILE: path },
+        { onWarning: (w) => warnings.push(w) },
+      );
+      expect(warnings).toEqual([]);
+      const ssl = config.kafka?.ssl;
+      expect(ssl === false ? undefined : ssl?.key?.reveal()).toBe(TLS_KEY);
+    }
+  });
+
+  it("KAFKA_SSL_KEY_FILE others can write but not read is not a secret leak: quiet, like the password file", () => {
+    const path = secretFile(TLS_KEY, 0o622);
+    expect(warningsOf(relay({ DOJO_API_KEY: KEY, KAFKA_SSL: "true", KAFKA_SSL_KEY_FILE: path }))).toEqual([]);
+  });
+
   it("every secret file at once: one warning each, the configuration still loads with the secrets", () => {
     const env = {
       DOJO_ACCOUNTS_FILE: secretFile(JSON.stringify({ default: KEY }), 0o604),
@@ -117,6 +154,7 @@ describe.skipIf(process.platform === "win32")("files holding secrets", () => {
 
   it("writes the warning to standard error by default, without the secret", () => {
     const path = secretFile(KEY, 0o644);
+    const tlsKey = secretFile(TLS_KEY, 0o644);
     const written: string[] = [];
     const write = process.stderr.write;
     process.stderr.write = ((chunk: string) => {
@@ -124,12 +162,15 @@ describe.skipIf(process.platform === "win32")("files holding secrets", () => {
       return true;
     }) as typeof process.stderr.write;
     try {
-      loadConfig({ ...BASE, DOJO_API_KEY_FILE: path });
+      loadConfig({ ...BASE, DOJO_API_KEY_FILE: path, KAFKA_SSL: "true", KAFKA_SSL_KEY_FILE: tlsKey });
     } finally {
       process.stderr.write = write;
     }
     expect(written.join("")).toContain(`refund-relay: warning: DOJO_API_KEY_FILE ${path} holds secrets`);
+    expect(written.join("")).toContain(`refund-relay: warning: KAFKA_SSL_KEY_FILE ${tlsKey} holds secrets`);
     expect(written.join("")).not.toContain(KEY);
+    expect(written.join("")).not.toContain(TLS_KEY_BODY);
+    expect(written.join("")).not.toContain("PRIVATE KEY");
   });
 
   it("reports a file it cannot read as a problem, not a warning", () => {

@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { printLatencyTable } from "../kafka/latency.ts";
 import type { Result } from "./run-one.ts";
 import {
   EVENTS,
@@ -57,6 +58,24 @@ export function printReport(results: Result[]): void {
     console.log(
       `| ${r.impl} | ${r.latencyMs} ms | ${r.cpuSeconds} | ${o.elasticmq} | ${o.sim} | ${o.bench} | ${Math.round((100 * total) / (r.seconds * cores))}% |`,
     );
+  }
+
+  printLatencyTable(
+    results.map((r) => ({
+      label: `${r.impl}${r.ledger === "none" ? "" : ` ${r.ledger}`} at ${r.latencyMs} ms`,
+      perSecond: r.perSecond,
+      latency: r.latency,
+    })),
+  );
+  if (RATE > 0) {
+    console.log(
+      "\np99 ms per second of sending (by each event's send time); worst sender lag behind schedule",
+    );
+    for (const r of results)
+      console.log(
+        `${r.impl}${r.ledger === "none" ? "" : ` ${r.ledger}`} at ${r.latencyMs} ms: ` +
+          `${r.latency.perSecond.map((s) => s.p99).join(" ")}; lag ${r.maxSendLagMs} ms`,
+      );
   }
 
   const which = REPEAT > 1 ? "median events/s" : "events/s";

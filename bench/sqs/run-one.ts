@@ -14,8 +14,9 @@ import {
 } from "@aws-sdk/client-sqs";
 import { createSimControl } from "../../src/sim/index.ts";
 import { returnApproved } from "../../test/support/events.ts";
+import { decidedAt, type EventTimes, type LatencySummary, summarize } from "../kafka/latency.ts";
 import { createRunLedger, type RunLedger } from "../kafka/ledgers.ts";
-import { cpuSeconds, peakRssMiB, percentile, postgresCpu } from "../kafka/measure.ts";
+import { cpuSeconds, peakRssMiB, postgresCpu } from "../kafka/measure.ts";
 import { prepareSimulator } from "../kafka/run-one.ts";
 import {
   CREDENTIALS,
@@ -38,6 +39,7 @@ import {
   RECEIVE_CONCURRENCY,
   SEND_CONCURRENCY,
   TIMEOUT_MS,
+  WARMUP_MS,
 } from "./settings.ts";
 
 /** CPU seconds used during a run by the servers around the process under test, and by this process. */
@@ -61,8 +63,11 @@ export interface Result {
   events: number;
   seconds: number;
   perSecond: number;
+  /** End-to-end latency (send to outcome arrival) of every event. */
   p50: number;
   p99: number;
+  /** The same in detail: steady-state percentiles (with BENCH_RATE), stages, per second of sending. */
+  latency: LatencySummary;
   peakRssMiB: number;
   /**
    * CPU seconds of the process under test (all its threads) from the first send to the last outcome,
@@ -82,6 +87,8 @@ export interface Result {
   redriven: number;
   /** How long sending the input took, and when the first outcome arrived (ms after the first send). */
   producedInMs: number;
+  /** With BENCH_RATE: how far the sender fell behind its schedule at worst (ms). */
+  maxSendLagMs: number;
   firstOutcomeMs: number;
   /** What the run's checks found wrong (empty when it passed). */
   problems: string[];
@@ -189,6 +196,8 @@ async function collect(
           MaxNumberOfMessages: 10,
           WaitTimeSeconds: 1,
           VisibilityTimeout: 3600,
+          // When the queue stored the outcome: where the relay's part of the latency ends.
+          MessageSystemAttributeNames: ["SentTimestamp"],
         }),
         { abortSignal: signal },
       );
@@ -208,20 +217,25 @@ async function sendInput(
   intents: readonly string[],
   started: number,
   sentAt: Map<string, number>,
-): Promise<void> {
+): Promise<number> {
   let next = 0;
+  let maxLag = 0;
   const sender = async () => {
     for (;;) {
       const from = next;
       if (from >= EVENTS) return;
-      next = Math.min(EVENTS, from + 10);
+      // This sender's own range: `next` moves on while it waits for its turn.
+      const to = Math.min(EVENTS, from + 10);
+      next = to;
       if (RATE > 0) {
         const due = started + (from / RATE) * 1000;
         if (due > Date.now()) await sleep(due - Date.now());
+        maxLag = Math.max(maxLag, Date.now() - due);
       }
+      // Each event's latency counts from its own send, not from the start of the run.
       const entries = [];
       const now = Date.now();
-      for (let j = from; j < next; j++) {
+      for (let j = from; j < to; j++) {
         const event = returnApproved({ paymentIntentId: intents[j % intents.length] as string, amount: 100 });
         sentAt.set(event.id, now);
         entries.push({
@@ -241,6 +255,7 @@ async function sendInput(
     }
   };
   await Promise.all(Array.from({ length: SEND_CONCURRENCY }, sender));
+  return maxLag;
 }
 
 export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
@@ -251,7 +266,7 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
   const queues = await createRunQueues(sqs, id);
 
   const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
+  const times: EventTimes[] = [];
   const seen = new Set<string>();
   const failedIds = new Set<string>();
   let duplicates = 0;
@@ -263,7 +278,8 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
   });
   const arrived = (failed: boolean) => (messages: Message[], now: number) => {
     for (const m of messages) {
-      const eventId = JSON.parse(m.Body ?? "{}").data?.sourceEvent?.id as string | undefined;
+      const outcome = JSON.parse(m.Body ?? "{}");
+      const eventId = outcome.data?.sourceEvent?.id as string | undefined;
       if (eventId === undefined) continue;
       if (failed) failedIds.add(eventId);
       if (seen.has(eventId)) {
@@ -271,7 +287,13 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
         continue;
       }
       seen.add(eventId);
-      latencies.push(now - (sentAt.get(eventId) ?? now));
+      const stored = Number(m.Attributes?.SentTimestamp);
+      times.push({
+        sent: sentAt.get(eventId) ?? now,
+        arrived: now,
+        decided: decidedAt(outcome),
+        published: Number.isFinite(stored) ? stored : undefined,
+      });
       lastArrival = now;
       firstArrival ||= now;
     }
@@ -324,7 +346,7 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
     const startupCpu = child.pid === undefined ? Number.NaN : cpuSeconds(child.pid);
     const started = Date.now();
     console.error(`${impl} ready; timing starts ${new Date(started).toISOString()}`);
-    await sendInput(sqs, queues.input, intents, started, sentAt);
+    const maxSendLag = await sendInput(sqs, queues.input, intents, started, sentAt);
     const producedIn = Date.now() - started;
     const timeout = setTimeout(done, TIMEOUT_MS);
     await Promise.race([allArrived, unlessExited(child, new Promise<void>(() => {}), `the ${impl} process`)]);
@@ -344,7 +366,7 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
     const stats = await createSimControl(simUrl).stats();
 
     const seconds = (lastArrival - started) / 1000;
-    latencies.sort((a, b) => a - b);
+    const latency = summarize(times, started, RATE > 0, WARMUP_MS);
     const leftInInput = left.visible + left.inFlight;
     const problems: string[] = [];
     if (seen.size < EVENTS) problems.push(`only ${seen.size}/${EVENTS} outcomes before the timeout`);
@@ -360,8 +382,9 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
       events: seen.size,
       seconds: round2(seconds),
       perSecond: Math.round(seen.size / seconds),
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
+      p50: latency.p50,
+      p99: latency.p99,
+      latency,
       peakRssMiB: rss,
       cpuSeconds: round2(cpu),
       cpuMsPerEvent: round2((cpu * 1000) / Math.max(1, seen.size)),
@@ -373,6 +396,7 @@ export async function runOne(spec: RunSpec, setup: Setup): Promise<Result> {
       leftInInput,
       redriven,
       producedInMs: producedIn,
+      maxSendLagMs: maxSendLag,
       firstOutcomeMs: firstArrival - started,
       problems,
     };

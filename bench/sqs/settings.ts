@@ -16,6 +16,7 @@ export {
   RATE,
   REPEAT,
   TIMEOUT_MS,
+  WARMUP_MS,
 } from "../kafka/settings.ts";
 
 function optionalInt(name: string, min: number, max: number): number | undefined {

@@ -69,6 +69,9 @@ export const CHAOS_MIX: PlanMix = {
   partsMax: 14,
 };
 
+/** How often a relay is SIGKILLed in the "sigkill" scenarios. */
+export const KILL_INTERVAL_MS = 8_000;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function dojoFaults(rate: number, seed: number) {
@@ -322,11 +325,10 @@ export async function runScenario(scenario: Scenario, settings: Settings): Promi
         case "none":
           return;
         case "sigkill": {
-          while (!sendingDone || answered() < distinct.size) {
-            const live = r.liveIndexes();
-            const victim = live[Math.floor(Math.random() * live.length)];
-            if (victim !== undefined) await r.kill(victim);
-            await sleep(5_000);
+          // The relays in turn, so each lives two intervals: long enough to start, join and work.
+          for (let n = 0; !sendingDone || answered() < distinct.size; n++) {
+            await r.kill(n % r.count);
+            await sleep(KILL_INTERVAL_MS);
             if (Date.now() - started > settings.answerTimeoutMs + sendSeconds * 1000) return;
           }
           return;

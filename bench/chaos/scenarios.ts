@@ -5,7 +5,7 @@
 export type FaultKind =
   /** Dojo's own faults only (5% of refund calls), which every scenario has. */
   | "none"
-  /** A relay SIGKILLed every 5 s and started again 1 s later, as an orchestrator would. */
+  /** Two relays, one of them SIGKILLed every 8 s (in turn) and started again 1 s later. */
   | "sigkill"
   /** Three relays; one SIGKILLed and later started again, another stopped gracefully and restarted. */
   | "instances"
@@ -30,7 +30,7 @@ export interface Scenario {
 
 export const FAULT_TEXT: Readonly<Record<FaultKind, string>> = {
   none: "Dojo faults only",
-  sigkill: "SIGKILL of a relay every 5 s, restarted",
+  sigkill: "2 relays, one SIGKILLed every 8 s, restarted",
   instances: "3 relays: one SIGKILLed, one stopped, both back",
   "broker-stop": "Kafka broker stopped 20 s, restarted on its data",
   "postgres-restart": "PostgreSQL stopped (immediate) 5 s, restarted",
@@ -43,7 +43,7 @@ const scenario = (
   transport: Scenario["transport"],
   ledger: Scenario["ledger"],
   fault: FaultKind,
-  instances = fault === "instances" ? 3 : 1,
+  instances = fault === "instances" ? 3 : fault === "sigkill" ? 2 : 1,
 ): Scenario => ({ name: `${transport}-${ledger}-${fault}`, transport, ledger, instances, fault });
 
 /** Every fault over both transports and both ledgers where it applies. */

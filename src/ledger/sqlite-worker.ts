@@ -35,6 +35,19 @@ try {
   throw error;
 }
 
+/**
+ * SQLite result codes after which this connection may never write again, however the disk recovers:
+ * READONLY (a database opened while its file or folder could not be written stays read-only),
+ * IOERR and CANTOPEN. The worker then exits after answering, and the ledger starts a new one on the
+ * same file for its next operation, which writes again once the disk does.
+ */
+const REOPEN_AFTER = new Set([8, 10, 14]);
+const needsReopen = (error: unknown) => {
+  const code = (error as { errcode?: unknown } | undefined)?.errcode;
+  return typeof code === "number" && REOPEN_AFTER.has(code & 0xff);
+};
+let reopening = false;
+
 let pending: Array<Extract<WorkerRequest, { op: StoreOp }>> = [];
 let timer: NodeJS.Timeout | undefined;
 
@@ -51,6 +64,16 @@ function flush(): void {
       : { id, ok: false, error: describe(result?.error) };
   });
   port?.postMessage(replies);
+  if (!reopening && results.some((r) => r?.ok !== true && needsReopen(r?.error))) {
+    reopening = true;
+    setImmediate(() => {
+      try {
+        store.close();
+      } finally {
+        process.exit(75);
+      }
+    });
+  }
 }
 
 port.on("message", (message: readonly WorkerRequest[] | "close") => {

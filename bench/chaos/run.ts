@@ -20,7 +20,7 @@ import { PrivatePostgres } from "../../test/support/postgres-server.ts";
 import "../../test/support/quiet-warnings.ts";
 import { INVARIANTS } from "./check.ts";
 import { runScenario, type ScenarioResult } from "./run-scenario.ts";
-import { FAULT_TEXT, FULL_MATRIX, SMALL_MATRIX } from "./scenarios.ts";
+import { FAULT_TEXT, FULL_MATRIX, SMALL_MATRIX, scenarioNamed } from "./scenarios.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({
@@ -43,11 +43,12 @@ for (const [name, value] of Object.entries({ events, rate, seed }))
 let scenarios = small ? SMALL_MATRIX : FULL_MATRIX;
 if (values.only !== undefined) {
   const names = values.only.split(",");
-  const all = [...FULL_MATRIX, ...SMALL_MATRIX];
-  const unknown = names.filter((n) => !all.some((s) => s.name === n));
+  const unknown = names.filter((n) => scenarioNamed(n) === undefined);
   if (unknown.length > 0)
-    throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${all.map((s) => s.name).join(", ")}`);
-  scenarios = names.map((n) => all.find((s) => s.name === n) as (typeof all)[number]);
+    throw new Error(
+      `unknown scenario(s) ${unknown.join(", ")}: name them <kafka|sqs>-<sqlite|postgres>-<${Object.keys(FAULT_TEXT).join("|")}>`,
+    );
+  scenarios = names.map((n) => scenarioNamed(n) as NonNullable<ReturnType<typeof scenarioNamed>>);
 }
 const out = values.out ?? (small || values.only !== undefined ? undefined : join(root, "RELIABILITY.md"));
 

@@ -39,7 +39,7 @@ export const FAULT_TEXT: Readonly<Record<FaultKind, string>> = {
   "ledger-read-only": "ledger read-only 10 s",
 };
 
-const scenario = (
+export const scenario = (
   transport: Scenario["transport"],
   ledger: Scenario["ledger"],
   fault: FaultKind,
@@ -79,3 +79,13 @@ export const SMALL_MATRIX: readonly Scenario[] = [
   scenario("sqs", "sqlite", "key-revoked"),
   scenario("kafka", "postgres", "ledger-read-only"),
 ];
+
+/** The scenario a name like `kafka-sqlite-sigkill` describes (any transport, ledger and fault). */
+export function scenarioNamed(name: string): Scenario | undefined {
+  const m = /^(kafka|sqs)-(sqlite|postgres)-(.+)$/.exec(name);
+  if (m === null || !((m[3] as string) in FAULT_TEXT)) return undefined;
+  const fault = m[3] as FaultKind;
+  if (fault === "broker-stop" && m[1] !== "kafka") return undefined;
+  if (fault === "postgres-restart" && m[2] !== "postgres") return undefined;
+  return scenario(m[1] as Scenario["transport"], m[2] as Scenario["ledger"], fault);
+}

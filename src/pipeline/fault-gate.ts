@@ -31,6 +31,8 @@ export class FaultGate implements IntakeGate {
   readonly #active = new Map<FaultKind, ActiveFault>();
   readonly #listeners = new Set<(paused: boolean) => void>();
   readonly #cleared = new Map<FaultKind, Set<() => void>>();
+  /** Deliveries retrying against each kind of fault: they are what finds out that it cleared. */
+  readonly #probes = new Map<FaultKind, number>();
   readonly #now: () => Date;
   readonly #log: Logger | undefined;
 
@@ -73,6 +75,35 @@ export class FaultGate implements IntakeGate {
     for (const wake of waiters ?? []) wake();
     if (!this.paused) this.#emit(false);
     return fault;
+  }
+
+  /**
+   * Says that a delivery retries against a fault of this kind; call the returned function once it
+   * stops doing so (it succeeded, or its message was stopped, fenced or taken away). Only such
+   * retries find out that a fault cleared. When the last one stops while the fault is still active
+   * (for example every message held lost its lease during a long outage), nothing would ever test
+   * it again and intake would stay paused: the gate then clears the fault, so intake resumes and the
+   * next message tests the dependency (and reports the fault again if it is still there).
+   */
+  probe(kind: FaultKind): () => void {
+    this.#probes.set(kind, (this.#probes.get(kind) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.#probes.get(kind) ?? 1) - 1;
+      if (left > 0) {
+        this.#probes.set(kind, left);
+        return;
+      }
+      this.#probes.delete(kind);
+      if (!this.#active.has(kind)) return;
+      this.#log?.warn(
+        { fault: kind },
+        "no message is left retrying against this fault; resuming intake so the next message tests it again",
+      );
+      this.clear(kind);
+    };
   }
 
   /**

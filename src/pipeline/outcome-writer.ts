@@ -53,22 +53,28 @@ export class OutcomeWriter {
    */
   async publish(delivery: Delivery, outcome: OutcomeEvent): Promise<void> {
     const traced = withTrace(outcome, delivery.ctx.trace);
-    for (let failures = 0; ; failures++) {
-      delivery.checkFenced();
-      try {
-        await this.#sink.publish(traced);
-        if (failures > 0) this.#gate.clear("publish");
-        return;
-      } catch (error) {
-        // The message cannot be acknowledged before its outcome is out.
-        this.#gate.report("publish", `publishing outcomes failed: ${(error as Error).message}`);
-        this.#observer.retried("publish");
-        this.#log.warn(
-          { err: error, outcomeId: outcome.id, failures: failures + 1 },
-          "publishing an outcome failed; retrying",
-        );
-        if (!(await delivery.sleepAfterFailure(failures + 1))) throw new Stopped();
+    let probing: (() => void) | undefined;
+    try {
+      for (let failures = 0; ; failures++) {
+        delivery.checkFenced();
+        try {
+          await this.#sink.publish(traced);
+          if (failures > 0) this.#gate.clear("publish");
+          return;
+        } catch (error) {
+          // The message cannot be acknowledged before its outcome is out.
+          this.#gate.report("publish", `publishing outcomes failed: ${(error as Error).message}`);
+          probing ??= this.#gate.probe("publish");
+          this.#observer.retried("publish");
+          this.#log.warn(
+            { err: error, outcomeId: outcome.id, failures: failures + 1 },
+            "publishing an outcome failed; retrying",
+          );
+          if (!(await delivery.sleepAfterFailure(failures + 1))) throw new Stopped();
+        }
       }
+    } finally {
+      probing?.();
     }
   }
 
@@ -95,20 +101,26 @@ export class OutcomeWriter {
     reason: DeadLetterReason,
     parked?: { readonly ref: EventRef; readonly event: unknown },
   ): Promise<MessageResult> {
-    for (let failures = 0; ; failures++) {
-      delivery.checkFenced();
-      try {
-        await this.#sink.deadLetter(delivery.message, reason);
-        if (failures > 0) this.#gate.clear("publish");
-        break;
-      } catch (error) {
-        this.#gate.report("publish", `dead-lettering failed: ${(error as Error).message}`);
-        this.#observer.retried("publish");
-        this.#log.warn({ err: error, failures: failures + 1 }, "dead-lettering failed; retrying");
-        if (!(await delivery.sleepAfterFailure(failures + 1))) {
-          return { status: "abandoned", reason: "stopped while dead-lettering" };
+    let probing: (() => void) | undefined;
+    try {
+      for (let failures = 0; ; failures++) {
+        delivery.checkFenced();
+        try {
+          await this.#sink.deadLetter(delivery.message, reason);
+          if (failures > 0) this.#gate.clear("publish");
+          break;
+        } catch (error) {
+          this.#gate.report("publish", `dead-lettering failed: ${(error as Error).message}`);
+          probing ??= this.#gate.probe("publish");
+          this.#observer.retried("publish");
+          this.#log.warn({ err: error, failures: failures + 1 }, "dead-lettering failed; retrying");
+          if (!(await delivery.sleepAfterFailure(failures + 1))) {
+            return { status: "abandoned", reason: "stopped while dead-lettering" };
+          }
         }
       }
+    } finally {
+      probing?.();
     }
     const parkable =
       reason.code !== "idempotency_conflict" &&

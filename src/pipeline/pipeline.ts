@@ -181,6 +181,19 @@ export class RefundPipeline {
     // A fault of the relay's own world is waited out without spending the budget. Other unexpected
     // failures (a bug) are retried with the same budget as Dojo failures: every step below is
     // idempotent thanks to the ledger.
+    const probing = new Map<string, () => void>();
+    try {
+      return await this.#deliverRetrying(delivery, decoded, probing);
+    } finally {
+      for (const stop of probing.values()) stop();
+    }
+  }
+
+  async #deliverRetrying(
+    delivery: Delivery,
+    decoded: DecodeResult,
+    probing: Map<string, () => void>,
+  ): Promise<MessageResult> {
     for (;;) {
       try {
         return decoded.ok
@@ -201,6 +214,7 @@ export class RefundPipeline {
         try {
           if (error instanceof DependencyFault) {
             this.#gate.report(error.kind, error.message);
+            if (!probing.has(error.kind)) probing.set(error.kind, this.#gate.probe(error.kind));
             this.#observer.retried(error.kind);
             await delivery.waitOutFault(this.#gate, error.kind);
             continue;

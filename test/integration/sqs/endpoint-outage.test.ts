@@ -6,8 +6,10 @@
 // events sent meanwhile can only reach it that way), answer every event with one outcome id, refund
 // each once, and leave nothing in the input queue.
 //
-// The outage is shorter than the visibility timeout (20 s here), so the heartbeat's failed extensions
-// cost no lease. A long poll cut by the proxy may still be waiting at ElasticMQ and take a message for
+// Twice: an outage shorter than the visibility timeout (20 s), so the heartbeat's failed extensions
+// cost no lease; and one longer than it (4 s), so every message held loses its lease while SQS is
+// gone and nothing the relay holds is left to find out that SQS came back: the relay must then resume
+// receiving by itself all the same. A long poll cut by the proxy may still be waiting at ElasticMQ and take a message for
 // a client that is gone: the events of the outage are sent once such polls have ended (SQS_WAIT_TIME_S
 // is 1 s), and a message a cut poll did take comes back when its visibility runs out.
 import { afterEach, describe, expect, inject, it } from "vitest";
@@ -17,7 +19,6 @@ import { freePort, TcpProxy } from "../../support/tcp-proxy.ts";
 import { allSucceeded, audit, CLEAN, falseAnswers, outputsCollected } from "./outage-audit.ts";
 
 const { sqsEndpoint } = inject("servers");
-const DOWN_MS = 5_000;
 
 let h: SqsHarness | undefined;
 let proxy: TcpProxy | undefined;
@@ -41,6 +42,16 @@ async function readyz(base: string): Promise<{ status: number; reasons: string[]
 
 describe("relay over SQS (ElasticMQ): the SQS endpoint goes away mid-run", () => {
   it("stays up, answers nothing wrongly and is not ready while SQS is gone, then answers every event once", async () => {
+    await outage({ visibilityS: 20, downMs: 5_000 });
+  }, 90_000);
+
+  it("resumes by itself after an outage longer than the visibility timeout, which took every lease", async () => {
+    await outage({ visibilityS: 4, downMs: 9_000 });
+  }, 90_000);
+});
+
+async function outage({ visibilityS, downMs }: { visibilityS: number; downMs: number }): Promise<void> {
+  {
     h = await new SqsHarness({ endpoint: sqsEndpoint }).setUp();
     const harness = h;
     proxy = await new TcpProxy(new URL(sqsEndpoint).host).start();
@@ -63,7 +74,7 @@ describe("relay over SQS (ElasticMQ): the SQS endpoint goes away mid-run", () =>
       HTTP_HOST: "127.0.0.1",
       MAX_IN_FLIGHT: "4",
       SQS_WAIT_TIME_S: "1",
-      SQS_VISIBILITY_TIMEOUT_S: "20",
+      SQS_VISIBILITY_TIMEOUT_S: String(visibilityS),
       LOG_LEVEL: "warn",
     });
     await expect.poll(async () => (await readyz(base)).status, { timeout: 20_000 }).toBe(200);
@@ -80,12 +91,14 @@ describe("relay over SQS (ElasticMQ): the SQS endpoint goes away mid-run", () =>
     // Not ready while SQS is gone: at once when outcomes cannot be sent, else when the depth poll fails.
     await expect.poll(async () => (await readyz(base)).status, { timeout: 25_000, interval: 100 }).toBe(503);
     expect((await readyz(base)).reasons.join("; ")).toMatch(/SQS did not answer|cannot be published/);
-    await sleep(Math.max(0, DOWN_MS - (Date.now() - stoppedAt)));
+    await sleep(Math.max(0, downMs - (Date.now() - stoppedAt)));
     const whileDown = {
       ...falseAnswers(harness),
       everyEventAnswered: allSucceeded(harness, events),
       relayRunning: relay.exitCode === null,
-      stillNotReady: (await readyz(base)).status,
+      // After the leases ran out the relay holds nothing, and the publish fault is cleared so that
+      // the next message tests SQS again: readiness then follows the queue-depth poll (every 15 s).
+      stillNotReady: downMs < visibilityS * 1000 ? (await readyz(base)).status : 503,
     };
     expect(whileDown).toEqual({
       failed: {},
@@ -116,5 +129,5 @@ describe("relay over SQS (ElasticMQ): the SQS endpoint goes away mid-run", () =>
     expect(await audit(harness, events)).toEqual(CLEAN);
     // Nothing the relay received is left behind: each message was deleted once answered.
     await expect.poll(() => harness.depth(), { timeout: 10_000 }).toEqual({ visible: 0, inFlight: 0 });
-  }, 90_000);
-});
+  }
+}

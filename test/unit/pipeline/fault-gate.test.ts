@@ -66,4 +66,35 @@ describe("FaultGate", () => {
     gate.clear("publish");
     expect(heard).toEqual([true]);
   });
+
+  it("clears a fault once the last delivery retrying against it stops without clearing it", () => {
+    const gate = new FaultGate();
+    const log = gateLog(gate);
+    gate.report("publish", "SQS did not answer");
+    const first = gate.probe("publish");
+    const second = gate.probe("publish");
+    first();
+    first(); // a second call changes nothing
+    expect(gate.paused).toBe(true);
+    second();
+    // Nobody is left to find out that SQS is back: intake resumes and the next message tests it.
+    expect(gate.paused).toBe(false);
+    expect(log).toEqual([true, false]);
+  });
+
+  it("leaves other faults, and faults already cleared, alone when probes stop", () => {
+    const gate = new FaultGate();
+    gate.report("ledger", "disk I/O error");
+    gate.report("publish", "SQS did not answer");
+    const ledgerProbe = gate.probe("ledger");
+    const publishProbe = gate.probe("publish");
+    publishProbe();
+    expect(gate.active.map((f) => f.kind)).toEqual(["ledger"]);
+    gate.clear("ledger");
+    ledgerProbe();
+    expect(gate.paused).toBe(false);
+    // A probe of a kind that was never reported clears nothing and pauses nothing.
+    gate.probe("dojo_credentials")();
+    expect(gate.paused).toBe(false);
+  });
 });

@@ -176,6 +176,13 @@ function migrate(db: DatabaseSync): void {
     if (version <= Number(current.v)) continue;
     db.exec("BEGIN IMMEDIATE");
     try {
+      // Instances starting together on one file: another may have applied this step since the read
+      // above, so look again under the write lock.
+      const applied = db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?").get(version);
+      if (applied !== undefined) {
+        db.exec("COMMIT");
+        continue;
+      }
       db.exec(sql);
       db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(
         version,
@@ -247,9 +254,11 @@ export class SqliteStore {
   constructor(options: SqliteOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
     this.#db = new DatabaseSync(options.path);
+    // First, so that every statement below waits for an instance opening the same file at this moment
+    // (switching a new file to WAL and migrating it take its write lock) instead of failing at once.
+    this.#db.exec("PRAGMA busy_timeout = 5000");
     this.#db.exec("PRAGMA journal_mode = WAL");
     this.#db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
-    this.#db.exec("PRAGMA busy_timeout = 5000");
     this.#db.exec("PRAGMA temp_store = MEMORY");
     // SQLite's page cache (16 MiB), on the heap of the thread running the store. A larger one kept
     // filling with the ledger (64 MiB read about 7% faster in bench/ledger, but added that much to the

@@ -73,11 +73,22 @@ async function runFleet(ledgers: "one file per instance" | "one shared file") {
     });
 
   const relays = { a: spawn("a"), b: spawn("b"), c: spawn("c") };
-  await watcher.waitFor(
-    (s) => s.members.length === 3 && s.members.every((m) => m.partitions.length > 0),
-    "three relays sharing the partitions",
-    60_000,
-  );
+  await watcher
+    .waitFor(
+      (s) => s.members.length === 3 && s.members.every((m) => m.partitions.length > 0),
+      "three relays sharing the partitions",
+      60_000,
+    )
+    .catch((error: unknown) => {
+      // Say which relay is missing and why, when it exited.
+      const exited = Object.entries(relays)
+        .filter(([, child]) => child.exitCode !== null || child.signalCode !== null)
+        .map(
+          ([name, child]) =>
+            `relay-${name} exited ${child.exitCode ?? child.signalCode}: ${child.output().slice(-2_000)}`,
+        );
+      throw new Error(`${(error as Error).message}${exited.length > 0 ? `\n${exited.join("\n")}` : ""}`);
+    });
 
   let wavesProduced = 0;
   let productionError: unknown;

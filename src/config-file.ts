@@ -178,3 +178,26 @@ export function permissionWarnings(
   }
   return warnings;
 }
+
+/**
+ * Files a transport reads (consumers/<transport>/config.ts) that hold a secret, with what they hold.
+ * Warned about for their readers only: a replaced TLS key cannot redirect refunds, it only fails the
+ * handshake or presents another client identity. The relay and the commands that connect to a
+ * broker (`send`, `tail`) check them.
+ */
+export const TRANSPORT_SECRET_FILES: Readonly<Record<string, string>> = {
+  KAFKA_SSL_KEY_FILE: "the Kafka client's TLS private key",
+};
+
+/** The readers-only warnings for a transport's secret file (none for other files, or on Windows). */
+export function transportSecretFileWarnings(
+  variable: string,
+  path: string,
+  mode: number | undefined,
+): string[] {
+  const holds = TRANSPORT_SECRET_FILES[variable];
+  if (holds === undefined || mode === undefined || process.platform === "win32") return [];
+  const all = permissionWarnings(path, mode, [holds], variable);
+  const writers = new Set(permissionWarnings(path, mode, [], variable));
+  return all.filter((warning) => !writers.has(warning));
+}

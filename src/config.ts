@@ -9,7 +9,7 @@ import { z } from "zod";
 import { KAFKA_CONFIG } from "../consumers/kafka/config.ts";
 import { SQS_CONFIG } from "../consumers/sqs/config.ts";
 import { IDEMPOTENCY_NAMESPACE_PATTERN } from "../schemas/index.ts";
-import { parseConfigFile, permissionWarnings } from "./config-file.ts";
+import { parseConfigFile, permissionWarnings, TRANSPORT_SECRET_FILES } from "./config-file.ts";
 import {
   bool,
   type FragmentContext,
@@ -589,15 +589,6 @@ function secretFileWarnings(
   const writers = new Set(permissionWarnings(file.path, mode, [], file.variable));
   return all.filter((warning) => !writers.has(warning));
 }
-
-/**
- * Files a transport reads (consumers/<transport>/config.ts) that hold a secret, with what they hold.
- * Warned about for their readers only: a replaced TLS key cannot redirect refunds, it only fails the
- * handshake or presents another client identity.
- */
-const TRANSPORT_SECRET_FILES: Readonly<Record<string, string>> = {
-  KAFKA_SSL_KEY_FILE: "the Kafka client's TLS private key",
-};
 
 /** How often a PostgreSQL ledger's retention sweep runs. */
 const SWEEP_INTERVAL_MS = 3_600_000;

@@ -2,12 +2,13 @@
 // the environment with the relay's own rules (consumers/<transport>/config.ts), and clients that give up
 // quickly when a broker cannot be reached, so a command line answers in seconds rather than retrying
 // for as long as the relay would.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Kafka } from "kafkajs";
 import type { z } from "zod";
 import { KAFKA_CONFIG, type KafkaSettings } from "../../consumers/kafka/config.ts";
 import { SQS_CONFIG, type SqsSettings } from "../../consumers/sqs/config.ts";
+import { transportSecretFileWarnings } from "../config-file.ts";
 import {
   type FragmentContext,
   parseVariables,
@@ -18,6 +19,11 @@ import { EXIT_FAILURE, EXIT_USAGE } from "./main.ts";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type TransportName = "kafka" | "sqs";
+
+/** Where a command's warnings go unless it says otherwise: standard error, one line each. */
+function writeWarning(message: string): void {
+  process.stderr.write(`warning: ${message}\n`);
+}
 
 /** Brokers used when KAFKA_BROKERS is unset: a local Kafka (scripts/brokers.sh, docker compose). */
 export const DEFAULT_KAFKA_BROKERS = "127.0.0.1:9092";
@@ -58,13 +64,18 @@ function settingsOf<Shape extends z.ZodRawShape, S>(
   env: Env,
   relevant: (variable: string) => boolean,
   rename: Readonly<Record<string, { name: string; given: boolean }>>,
+  onWarning: (message: string) => void,
 ): S {
   const problems: string[] = [];
   const tryRead: FragmentContext["tryRead"] = (variable, path) => {
     if (path === undefined) return undefined;
     try {
       // Certificates and keys: small files, read once before connecting.
-      return readFileSync(path, "utf8");
+      const text = readFileSync(path, "utf8");
+      // A private key others can read is warned about as when the relay starts.
+      for (const warning of transportSecretFileWarnings(variable, path, statSync(path).mode))
+        onWarning(warning);
+      return text;
     } catch (error) {
       problems.push(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
       return undefined;
@@ -105,6 +116,7 @@ export function kafkaSettings(
   env: Env,
   topics: readonly string[],
   override?: { variable: string; option: string; value: string | undefined },
+  onWarning: (message: string) => void = writeWarning,
 ): KafkaSettings {
   const withDefaults: Record<string, string | undefined> = { ...env };
   if ((withDefaults.KAFKA_BROKERS ?? "").trim() === "") withDefaults.KAFKA_BROKERS = DEFAULT_KAFKA_BROKERS;
@@ -118,6 +130,7 @@ export function kafkaSettings(
     withDefaults,
     (v) => KAFKA_CONNECTION.test(v) || topics.includes(v),
     rename,
+    onWarning,
   );
 }
 
@@ -126,6 +139,7 @@ export function sqsSettings(
   env: Env,
   queues: readonly string[],
   override?: { variable: string; option: string; value: string | undefined },
+  onWarning: (message: string) => void = writeWarning,
 ): SqsSettings {
   const copy: Record<string, string | undefined> = { ...env };
   const rename: Record<string, { name: string; given: boolean }> = {};
@@ -133,7 +147,7 @@ export function sqsSettings(
     rename[override.variable] = { name: override.option, given: override.value !== undefined };
     if (override.value !== undefined) copy[override.variable] = override.value;
   }
-  return settingsOf(SQS_CONFIG, copy, (v) => SQS_CONNECTION.test(v) || queues.includes(v), rename);
+  return settingsOf(SQS_CONFIG, copy, (v) => SQS_CONNECTION.test(v) || queues.includes(v), rename, onWarning);
 }
 
 /** kafkajs retries: a few, quickly (about two seconds in all), where the relay keeps trying. */

@@ -240,11 +240,12 @@ async function sendToKafka(
   env: Env,
   io: CliIo,
 ): Promise<string> {
-  const settings = kafkaSettings(env, ["KAFKA_INPUT_TOPIC"], {
-    variable: "KAFKA_INPUT_TOPIC",
-    option: "--topic",
-    value: options.topic,
-  });
+  const settings = kafkaSettings(
+    env,
+    ["KAFKA_INPUT_TOPIC"],
+    { variable: "KAFKA_INPUT_TOPIC", option: "--topic", value: options.topic },
+    (warning) => io.stderr.write(`warning: ${warning}\n`),
+  );
   const topic = settings.inputTopic;
   const where = `Kafka topic ${topic} (${settings.brokers.join(",")})`;
   if (options.dryRun) return where;

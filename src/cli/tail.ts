@@ -417,6 +417,8 @@ async function tailKafka(options: Options, env: Env, io: CliIo, run: Run): Promi
   const settings = kafkaSettings(
     env,
     options.streams.map((s) => KAFKA_TOPIC_VARIABLES[s]),
+    undefined,
+    (warning) => io.stderr.write(`warning: ${warning}\n`),
   );
   const streamOf = new Map(options.streams.map((s) => [topicOf(settings, s), s]));
   const topics = [...streamOf.keys()];

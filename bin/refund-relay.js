@@ -3,31 +3,6 @@
 import { enableCompileCache } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { getHeapStatistics } from "node:v8";
-import { HEAP_SWITCH, heapFlags } from "./heap-defaults.js";
-
-// `start` runs with smaller V8 heap limits than Node sizes from the machine's memory, unless the user
-// sized the heap or set REFUND_RELAY_HEAP_DEFAULTS=off (heap-defaults.js). V8 reads them only at start,
-// so the process runs itself again with them: execve replaces its image and keeps its process id, so
-// signals, the exit code and PID 1 in a container stay the relay's. Where execve is missing (Windows,
-// Node.js before 22.15) or refused (the permission model), the relay runs with Node's own limits.
-const flags = heapFlags({
-  command: process.argv[2],
-  execArgv: process.execArgv,
-  env: process.env,
-  heapLimitMiB: getHeapStatistics().heap_size_limit / 2 ** 20,
-});
-if (flags.length > 0 && typeof process.execve === "function") {
-  try {
-    process.execve(
-      process.execPath,
-      [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
-      process.env,
-    );
-  } catch (error) {
-    process.emitWarning(`cannot apply the default heap limits, running with Node's: ${error.message} (${HEAP_SWITCH}=off skips this)`);
-  }
-}
 
 // Node's compile cache keeps the type-stripped sources (and V8's code for them), so later starts load
 // no TypeScript stripper: about 15 MiB less resident per thread that loads TypeScript (this one and

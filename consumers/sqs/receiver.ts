@@ -23,6 +23,10 @@ export interface ReceiverControl {
   received(messages: Message[], at: number): void;
   /** Aborts the poll on its way at shutdown. */
   readonly signal: AbortSignal;
+  /** A receive failed (not an abort at shutdown): for readiness, until a receive works again. */
+  receiveFailed?(error: unknown): void;
+  /** A receive worked, with or without messages. */
+  receiveWorked?(): void;
 }
 
 const RETRY_BASE_MS = 200;
@@ -54,9 +58,11 @@ export async function receiveLoop(o: ReceiverOptions, control: ReceiverControl):
       );
       messages = out.Messages;
       failures = 0;
+      control.receiveWorked?.();
     } catch (error) {
       if (signal.aborted) return;
       failures += 1;
+      control.receiveFailed?.(error);
       const delay = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures - 1, 10));
       logger[failures >= 5 ? "error" : "warn"](
         { err: error, queueUrl: o.queueUrl, failures, retryInMs: delay },

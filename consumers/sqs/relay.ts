@@ -96,6 +96,11 @@ export class SqsRelay {
     });
   }
 
+  /** Set while receiving from the input queue fails: why, and since when (for readiness). */
+  get receiveError(): { readonly message: string; readonly since: Date } | undefined {
+    return this.#source.receiveError;
+  }
+
   get stats(): SqsRelayStats {
     const progress = this.#runner.stats;
     const source = this.#source.stats;

@@ -64,6 +64,8 @@ export class SqsSource implements IntakeSource<SqsQueue>, DeliveryAnswers {
   #released = 0;
   /** Deliveries released since stopping began: they come back, so they count as abandoned. */
   #releasedWhileStopping = 0;
+  /** Set while the last receive of the input queue failed: why, and since when. */
+  #receiveError: { readonly message: string; readonly since: Date } | undefined;
 
   constructor(options: SqsSourceOptions) {
     this.#o = options;
@@ -93,6 +95,14 @@ export class SqsSource implements IntakeSource<SqsQueue>, DeliveryAnswers {
     return this.lane.pending + this.#releasedWhileStopping;
   }
 
+  /**
+   * Set while receiving from the input queue fails (the last receive of any loop failed): its error's
+   * message and since when. Cleared by the next receive that works.
+   */
+  get receiveError(): { readonly message: string; readonly since: Date } | undefined {
+    return this.#receiveError;
+  }
+
   get stats(): SqsSourceStats {
     return {
       received: this.#received,
@@ -109,6 +119,13 @@ export class SqsSource implements IntakeSource<SqsQueue>, DeliveryAnswers {
       mayPoll: () => this.#mayPoll(),
       received: (messages: Message[], at: number) => this.#onReceived(messages, at),
       signal: this.#abort.signal,
+      receiveFailed: (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        this.#receiveError = { message, since: this.#receiveError?.since ?? new Date() };
+      },
+      receiveWorked: () => {
+        this.#receiveError = undefined;
+      },
     };
     const receiver = {
       client: this.#o.client,

@@ -112,10 +112,21 @@ function kafkaProbe(
   };
 }
 
-/** Readiness of the SQS side: whether SQS answers the depth poll, and the visible messages. */
-function sqsProbe(depth: QueueDepth): AttachedRelay["transport"] {
+/**
+ * Readiness of the SQS side: whether SQS answers the relay's receives and the depth poll, and the
+ * visible messages. A failing receive counts at once; the depth poll (every 15 s) also catches an
+ * endpoint that hangs, which a long poll would only notice at its own timeout.
+ */
+function sqsProbe(
+  depth: QueueDepth,
+  receiving: { readonly receiveError: { readonly message: string } | undefined },
+): AttachedRelay["transport"] {
   return {
     broker() {
+      const failing = receiving.receiveError;
+      if (failing !== undefined) {
+        return { ok: false, reason: `receiving from ${depth.queueUrl} failed: ${failing.message}` };
+      }
       const error = depth.error;
       if (error !== undefined) {
         return {
@@ -196,7 +207,7 @@ async function createTransport(
         };
       },
       ops: () => ({
-        transport: sqsProbe(depth),
+        transport: sqsProbe(depth, relay),
         sqsDepth: () => {
           const known = depth.depth;
           return known === undefined ? undefined : { queue: destination, ...known };

@@ -392,3 +392,40 @@ describe("SQS source: deletes", () => {
     expect(relay.stats.deleted).toBe(1);
   });
 });
+
+describe("SQS source: receive failures", () => {
+  it("reports a failing receive (for readiness) at once and clears it when a receive works again", async () => {
+    const fake = new FakeSqs(IN, ...Object.values(OUT));
+    let failing = false;
+    // The fake, except that receives are refused while `failing` is set.
+    const client = {
+      send(command: unknown, options?: { abortSignal?: AbortSignal }) {
+        if (failing && (command as object).constructor.name === "ReceiveMessageCommand") {
+          return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:9324"));
+        }
+        return fake.send(command, options);
+      },
+      destroy: () => fake.destroy(),
+    } as unknown as SqsRelayOptions["client"];
+    const { processor, held } = heldProcessor();
+    const relay = relayOn(fake, { client });
+    await relay.start(processor);
+    await expect.poll(() => fake.callsOf("ReceiveMessageCommand").length).toBeGreaterThan(0);
+    expect(relay.receiveError).toBeUndefined();
+
+    failing = true;
+    await expect
+      .poll(() => relay.receiveError?.message, { timeout: 5_000 })
+      .toBe("connect ECONNREFUSED 127.0.0.1:9324");
+    const since = relay.receiveError?.since;
+    // Later failures keep when it began.
+    await sleep(500);
+    expect(relay.receiveError?.since).toBe(since);
+
+    failing = false;
+    fake.put(IN, "after");
+    await expect.poll(() => held.length, { timeout: 10_000 }).toBe(1);
+    expect(relay.receiveError).toBeUndefined();
+    held[0]?.resolve(PUBLISHED);
+  });
+});

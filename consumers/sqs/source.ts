@@ -97,7 +97,8 @@ export class SqsSource implements IntakeSource<SqsQueue>, DeliveryAnswers {
 
   /**
    * Set while receiving from the input queue fails (the last receive of any loop failed): its error's
-   * message and since when. Cleared by the next receive that works.
+   * message and since when. Cleared by the next receive that works (on an empty queue that is when its
+   * long poll ends, up to SQS_WAIT_TIME_S later), and when the loops stop polling (paused, held back).
    */
   get receiveError(): { readonly message: string; readonly since: Date } | undefined {
     return this.#receiveError;
@@ -232,6 +233,10 @@ export class SqsSource implements IntakeSource<SqsQueue>, DeliveryAnswers {
   #mayPoll(): boolean | Promise<boolean> {
     if (this.#closed) return false;
     if (this.#canPoll()) return true;
+    // No receive is made while the loops wait, so none could clear a failure seen before: forget it
+    // rather than report it for as long as the relay is paused or held back (the queue-depth poll
+    // still tells whether SQS answers meanwhile).
+    this.#receiveError = undefined;
     return new Promise((resolve) => this.#waiters.add(resolve));
   }
 

@@ -69,17 +69,24 @@ function settingsOf<Shape extends z.ZodRawShape, S>(
   const problems: string[] = [];
   const tryRead: FragmentContext["tryRead"] = (variable, path) => {
     if (path === undefined) return undefined;
+    let text: string;
     try {
       // Certificates and keys: small files, read once before connecting.
-      const text = readFileSync(path, "utf8");
-      // A private key others can read is warned about as when the relay starts.
-      for (const warning of transportSecretFileWarnings(variable, path, statSync(path).mode))
-        onWarning(warning);
-      return text;
+      text = readFileSync(path, "utf8");
     } catch (error) {
       problems.push(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
       return undefined;
     }
+    // A private key others can read is warned about as when the relay starts; best effort: a file that
+    // cannot be looked at now was still read.
+    let mode: number | undefined;
+    try {
+      mode = statSync(path).mode;
+    } catch {
+      mode = undefined;
+    }
+    for (const warning of transportSecretFileWarnings(variable, path, mode)) onWarning(warning);
+    return text;
   };
   const values = parseVariables(fragment.variables, env, variablesOf(fragment.variables), problems);
   const settings = fragment.settings(values, { problems, tryRead });

@@ -190,7 +190,9 @@ function migrate(db: DatabaseSync): void {
       );
       db.exec("COMMIT");
     } catch (error) {
-      db.exec("ROLLBACK");
+      // SQLite has already rolled back after some errors (disk full, I/O): a ROLLBACK then would throw
+      // and hide the error that matters.
+      if (db.isTransaction) db.exec("ROLLBACK");
       throw error;
     }
   }

@@ -15,35 +15,55 @@ const dir = mkdtempSync(join(tmpdir(), "refund-relay-concurrent-open-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const ledgerModule = pathToFileURL(join(import.meta.dirname, "../../../src/ledger/index.ts")).href;
-const opener = join(dir, "open.mjs");
-// Waits for a shared start time, so the processes reach the file together, then opens and closes it.
+const script = join(dir, "open.mjs");
+// Loads the ledger, says "ready", and opens the file (then closes it) when told "go" on its standard
+// input: the parent says it only once every process is ready, so the opens overlap however slowly the
+// processes started.
 writeFileSync(
-  opener,
+  script,
   `import { ThreadedSqliteLedger } from ${JSON.stringify(ledgerModule)};
-const [path, startAt] = process.argv.slice(2);
-while (Date.now() < Number(startAt)) {}
-try {
-  const ledger = await ThreadedSqliteLedger.open({ path });
-  await ledger.close();
-  process.stdout.write("opened");
-} catch (error) {
-  process.stdout.write(String(error?.message ?? error));
-  process.exitCode = 1;
-}
+const [path] = process.argv.slice(2);
+process.stdout.write("ready\\n");
+process.stdin.once("data", async () => {
+  try {
+    const ledger = await ThreadedSqliteLedger.open({ path });
+    await ledger.close();
+    process.stdout.write("opened");
+  } catch (error) {
+    process.stdout.write(String(error?.message ?? error));
+    process.exitCode = 1;
+  }
+  process.stdin.destroy();
+});
 `,
 );
 
-function openAt(path: string, startAt: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [opener, path, String(startAt)], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) => resolve({ code, output }));
+interface Opener {
+  readonly ready: Promise<void>;
+  readonly exit: Promise<{ code: number | null; output: string }>;
+  go(): void;
+}
+
+function opener(path: string): Opener {
+  const child = spawn(process.execPath, [script, path], { stdio: ["pipe", "pipe", "pipe"] });
+  let output = "";
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
   });
+  child.stdout.on("data", (c: Buffer) => {
+    output += c.toString();
+    if (output.includes("ready\n")) markReady();
+  });
+  child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+  const exit = new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      markReady();
+      resolve({ code, output: output.replace("ready\n", "") });
+    });
+  });
+  return { ready, exit, go: () => child.stdin.write("go\n") };
 }
 
 describe("SQLite ledger opened by several instances at once", () => {
@@ -52,11 +72,12 @@ describe("SQLite ledger opened by several instances at once", () => {
     const failures: string[] = [];
     for (let round = 0; round < rounds; round++) {
       const path = join(dir, `round-${round}.db`);
-      // Node's start-up takes a few hundred milliseconds; all four are waiting well before this.
-      const startAt = Date.now() + 1_500;
-      const results = await Promise.all([0, 1, 2, 3].map(() => openAt(path, startAt)));
+      const openers = [0, 1, 2, 3].map(() => opener(path));
+      await Promise.all(openers.map((o) => o.ready));
+      for (const o of openers) o.go();
+      const results = await Promise.all(openers.map((o) => o.exit));
       for (const r of results) if (r.code !== 0) failures.push(`round ${round}: ${r.output.trim()}`);
-      // The file ends up usable, with every migration recorded once.
+      // The file ends up usable.
       const ledger = await ThreadedSqliteLedger.open({ path });
       const entry = sampleEntry();
       expect((await ledger.begin(entry, new Date())).kind).toBe("new");

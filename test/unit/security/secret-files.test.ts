@@ -181,54 +181,74 @@ describe.skipIf(process.platform === "win32")("files holding secrets", () => {
   });
 });
 
-describe("refund-relay send and tail: KAFKA_SSL_KEY_FILE permissions", () => {
-  // Both read the relay's Kafka settings; --dry-run stops before connecting, so no broker is needed.
-  async function sendDryRun(env: Record<string, string>): Promise<{ code: number; err: string }> {
-    const { PassThrough } = await import("node:stream");
-    const { runSend } = await import("../../../src/cli/send.ts");
-    const input = new PassThrough();
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let err = "";
-    stdout.resume();
-    stderr.on("data", (c: Buffer) => (err += c.toString()));
-    const { validEvent } = await import("../schemas/fixtures.ts");
-    input.end(JSON.stringify(validEvent()));
-    const code = await runSend(["--dry-run", "-"], { stdin: input, stdout, stderr }, env);
-    return { code, err };
-  }
+describe.skipIf(process.platform === "win32")(
+  "refund-relay send and tail: KAFKA_SSL_KEY_FILE permissions",
+  () => {
+    // Both read the relay's Kafka settings; --dry-run stops before connecting, so no broker is needed.
+    async function sendDryRun(env: Record<string, string>): Promise<{ code: number; err: string }> {
+      const { PassThrough } = await import("node:stream");
+      const { runSend } = await import("../../../src/cli/send.ts");
+      const input = new PassThrough();
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let err = "";
+      stdout.resume();
+      stderr.on("data", (c: Buffer) => (err += c.toString()));
+      const { validEvent } = await import("../schemas/fixtures.ts");
+      input.end(JSON.stringify(validEvent()));
+      const code = await runSend(["--dry-run", "-"], { stdin: input, stdout, stderr }, env);
+      return { code, err };
+    }
 
-  it("warns once, naming the variable and the file and never the key, when others can read it", async () => {
-    const path = secretFile(TLS_KEY, 0o640);
-    const { err } = await sendDryRun({
-      KAFKA_BROKERS: "127.0.0.1:1",
-      KAFKA_SSL: "true",
-      KAFKA_SSL_KEY_FILE: path,
+    it("warns once, naming the variable and the file and never the key, when others can read it", async () => {
+      const path = secretFile(TLS_KEY, 0o640);
+      const { err } = await sendDryRun({
+        KAFKA_BROKERS: "127.0.0.1:1",
+        KAFKA_SSL: "true",
+        KAFKA_SSL_KEY_FILE: path,
+      });
+      expect(err).toContain(
+        `warning: KAFKA_SSL_KEY_FILE ${path} holds secrets (the Kafka client's TLS private key) and can be read by its group (mode 0640)`,
+      );
+      expect(err.match(/KAFKA_SSL_KEY_FILE/g)).toHaveLength(1);
+      expect(err).not.toContain(TLS_KEY_BODY);
     });
-    expect(err).toContain(
-      `warning: KAFKA_SSL_KEY_FILE ${path} holds secrets (the Kafka client's TLS private key) and can be read by its group (mode 0640)`,
-    );
-    expect(err.match(/KAFKA_SSL_KEY_FILE/g)).toHaveLength(1);
-    expect(err).not.toContain(TLS_KEY_BODY);
-  });
 
-  it("is quiet when only its owner can read it", async () => {
-    const path = secretFile(TLS_KEY, 0o600);
-    const { err } = await sendDryRun({
-      KAFKA_BROKERS: "127.0.0.1:1",
-      KAFKA_SSL: "true",
-      KAFKA_SSL_KEY_FILE: path,
+    it("is quiet when only its owner can read it", async () => {
+      const path = secretFile(TLS_KEY, 0o600);
+      const { err } = await sendDryRun({
+        KAFKA_BROKERS: "127.0.0.1:1",
+        KAFKA_SSL: "true",
+        KAFKA_SSL_KEY_FILE: path,
+      });
+      expect(err).not.toContain("warning");
     });
-    expect(err).not.toContain("warning");
-  });
 
-  it("tail reads the settings the same way (kafkaSettings), and warns through the command's own stream", async () => {
-    const { kafkaSettings } = await import("../../../src/cli/broker-clients.ts");
-    const path = secretFile(TLS_KEY, 0o604);
-    const warnings: string[] = [];
-    kafkaSettings({ KAFKA_SSL: "true", KAFKA_SSL_KEY_FILE: path }, [], undefined, (w) => warnings.push(w));
-    expect(warnings).toEqual([
-      `KAFKA_SSL_KEY_FILE ${path} holds secrets (the Kafka client's TLS private key) and can be read by every user (mode 0604); make it readable by its owner only (chmod 600)`,
-    ]);
-  });
-});
+    it("tail warns the same way, on its own error stream, before it tries the broker", async () => {
+      const { PassThrough } = await import("node:stream");
+      const { createServer } = await import("node:net");
+      const { runTail } = await import("../../../src/cli/tail.ts");
+      // A port nothing listens on: tail then exits 1 after a few seconds of retries.
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const port = (server.address() as { port: number }).port;
+      await new Promise((resolve) => server.close(resolve));
+      const path = secretFile(TLS_KEY, 0o604);
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let err = "";
+      stdout.resume();
+      stderr.on("data", (c: Buffer) => (err += c.toString()));
+      const code = await runTail(
+        ["--timeout", "30"],
+        { stdin: new PassThrough(), stdout, stderr },
+        { env: { KAFKA_BROKERS: `127.0.0.1:${port}`, KAFKA_SSL: "true", KAFKA_SSL_KEY_FILE: path } },
+      );
+      expect(code).toBe(1);
+      expect(err).toContain(
+        `warning: KAFKA_SSL_KEY_FILE ${path} holds secrets (the Kafka client's TLS private key) and can be read by every user (mode 0604); make it readable by its owner only (chmod 600)`,
+      );
+      expect(err).not.toContain(TLS_KEY_BODY);
+    });
+  },
+);

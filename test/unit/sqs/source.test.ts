@@ -427,5 +427,30 @@ describe("SQS source: receive failures", () => {
     await expect.poll(() => held.length, { timeout: 10_000 }).toBe(1);
     expect(relay.receiveError).toBeUndefined();
     held[0]?.resolve(PUBLISHED);
-  });
+  }, 20_000);
+
+  it("forgets a receive failure once it stops polling (paused), instead of reporting it all the while", async () => {
+    const fake = new FakeSqs(IN, ...Object.values(OUT));
+    let failing = false;
+    const client = {
+      send(command: unknown, options?: { abortSignal?: AbortSignal }) {
+        if (failing && (command as object).constructor.name === "ReceiveMessageCommand") {
+          return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:9324"));
+        }
+        return fake.send(command, options);
+      },
+      destroy: () => fake.destroy(),
+    } as unknown as SqsRelayOptions["client"];
+    const gate = new TestGate();
+    const { processor } = heldProcessor();
+    const relay = relayOn(fake, { client, gate, receiveConcurrency: 1 });
+    await relay.start(processor);
+    failing = true;
+    await expect.poll(() => relay.receiveError, { timeout: 5_000 }).toBeDefined();
+    // Paused (a fault elsewhere): no receive is made, so none could clear it.
+    gate.set(true);
+    await expect.poll(() => relay.receiveError, { timeout: 3_000 }).toBeUndefined();
+    await sleep(500);
+    expect(relay.receiveError).toBeUndefined();
+  }, 15_000);
 });

@@ -3,6 +3,7 @@
 // src/config.ts lays the environment over it and checks the names and values. No message here ever
 // quotes a value from the file, since the file may hold secrets: problems name the file, the line and
 // the key.
+import { statSync } from "node:fs";
 
 /** One setting read from the file, with the line it starts on (1-based). */
 export interface ConfigFileEntry {
@@ -189,7 +190,26 @@ export const TRANSPORT_SECRET_FILES: Readonly<Record<string, string>> = {
   KAFKA_SSL_KEY_FILE: "the Kafka client's TLS private key",
 };
 
-/** The readers-only warnings for a transport's secret file (none for other files, or on Windows). */
+/** A file's mode bits, or undefined when it cannot be looked at (the checks are best effort). */
+export function fileMode(path: string): number | undefined {
+  try {
+    return statSync(path).mode;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * permissionWarnings for a file whose secret is only worth protecting from readers (a password, a TLS
+ * key): who can read it, without who can change it.
+ */
+export function readerWarnings(path: string, mode: number, holds: string, origin: string): string[] {
+  // Without secrets permissionWarnings reports only who can change the file: those are left out.
+  const writers = new Set(permissionWarnings(path, mode, [], origin));
+  return permissionWarnings(path, mode, [holds], origin).filter((warning) => !writers.has(warning));
+}
+
+/** The warnings for a transport's secret file (none for other files, or on Windows). */
 export function transportSecretFileWarnings(
   variable: string,
   path: string,
@@ -197,7 +217,5 @@ export function transportSecretFileWarnings(
 ): string[] {
   const holds = TRANSPORT_SECRET_FILES[variable];
   if (holds === undefined || mode === undefined || process.platform === "win32") return [];
-  const all = permissionWarnings(path, mode, [holds], variable);
-  const writers = new Set(permissionWarnings(path, mode, [], variable));
-  return all.filter((warning) => !writers.has(warning));
+  return readerWarnings(path, mode, holds, variable);
 }

@@ -4,12 +4,18 @@
 // own fragment (consumers/<transport>/config.ts), and only the fragment RELAY_SOURCE selects is read.
 // A variable named like a setting that no schema knows stops the relay (src/config-unknown.ts). The
 // README's configuration table is rendered from these schemas (src/config-docs.ts).
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { KAFKA_CONFIG } from "../consumers/kafka/config.ts";
 import { SQS_CONFIG } from "../consumers/sqs/config.ts";
 import { IDEMPOTENCY_NAMESPACE_PATTERN } from "../schemas/index.ts";
-import { parseConfigFile, permissionWarnings, TRANSPORT_SECRET_FILES } from "./config-file.ts";
+import {
+  fileMode,
+  parseConfigFile,
+  permissionWarnings,
+  readerWarnings,
+  transportSecretFileWarnings,
+} from "./config-file.ts";
 import {
   bool,
   type FragmentContext,
@@ -386,14 +392,6 @@ export class ConfigError extends Error {
 type FileReader = (path: string) => string;
 const readText: FileReader = (path) => readFileSync(path, "utf8");
 
-function statMode(path: string): number | undefined {
-  try {
-    return statSync(path).mode;
-  } catch {
-    return undefined;
-  }
-}
-
 export interface LoadOptions {
   /** Reads the files variables name (and the config file). Default: the file system. */
   readonly readFile?: FileReader;
@@ -469,7 +467,7 @@ function readSources(env: Environment, options: LoadOptions, problems: string[])
         origins.set(name, where);
         if (entry.value.trim() !== "" && holdsSecret(name, entry.value)) secrets.push(name);
       }
-      const mode = process.platform === "win32" ? undefined : (options.fileMode ?? statMode)(path);
+      const mode = process.platform === "win32" ? undefined : (options.fileMode ?? fileMode)(path);
       if (mode !== undefined) warnings.push(...permissionWarnings(path, mode, secrets, source));
     }
   }
@@ -581,13 +579,11 @@ function secretFileWarnings(
   changeable = true,
 ): string[] {
   if (file.path === undefined || process.platform === "win32") return [];
-  const mode = (options.fileMode ?? statMode)(file.path);
+  const mode = (options.fileMode ?? fileMode)(file.path);
   if (mode === undefined) return [];
-  const all = permissionWarnings(file.path, mode, [file.holds], file.variable);
-  if (changeable) return all;
-  // Without secrets the helper reports only who can change the file: those are the ones left out.
-  const writers = new Set(permissionWarnings(file.path, mode, [], file.variable));
-  return all.filter((warning) => !writers.has(warning));
+  return changeable
+    ? permissionWarnings(file.path, mode, [file.holds], file.variable)
+    : readerWarnings(file.path, mode, file.holds, file.variable);
 }
 
 /** How often a PostgreSQL ledger's retention sweep runs. */
@@ -749,9 +745,9 @@ export function loadConfig(env: Environment, options: FileReader | LoadOptions =
     problems,
     tryRead: (variable, path) => {
       const text = tryRead(variable, path);
-      const holds = TRANSPORT_SECRET_FILES[variable];
-      if (text !== undefined && holds !== undefined) {
-        sources.warnings.push(...secretFileWarnings({ variable, path, holds }, opts, false));
+      if (text !== undefined && path !== undefined) {
+        const mode = (opts.fileMode ?? fileMode)(path);
+        sources.warnings.push(...transportSecretFileWarnings(variable, path, mode));
       }
       return text;
     },

@@ -2,13 +2,13 @@
 // the environment with the relay's own rules (consumers/<transport>/config.ts), and clients that give up
 // quickly when a broker cannot be reached, so a command line answers in seconds rather than retrying
 // for as long as the relay would.
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Kafka } from "kafkajs";
 import type { z } from "zod";
 import { KAFKA_CONFIG, type KafkaSettings } from "../../consumers/kafka/config.ts";
 import { SQS_CONFIG, type SqsSettings } from "../../consumers/sqs/config.ts";
-import { transportSecretFileWarnings } from "../config-file.ts";
+import { fileMode, transportSecretFileWarnings } from "../config-file.ts";
 import {
   type FragmentContext,
   parseVariables,
@@ -77,15 +77,9 @@ function settingsOf<Shape extends z.ZodRawShape, S>(
       problems.push(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
       return undefined;
     }
-    // A private key others can read is warned about as when the relay starts; best effort: a file that
-    // cannot be looked at now was still read.
-    let mode: number | undefined;
-    try {
-      mode = statSync(path).mode;
-    } catch {
-      mode = undefined;
-    }
-    for (const warning of transportSecretFileWarnings(variable, path, mode)) onWarning(warning);
+    // A private key others can read is warned about as when the relay starts (best effort: a file that
+    // cannot be looked at now was still read).
+    for (const warning of transportSecretFileWarnings(variable, path, fileMode(path))) onWarning(warning);
     return text;
   };
   const values = parseVariables(fragment.variables, env, variablesOf(fragment.variables), problems);

@@ -185,7 +185,8 @@ describe.skipIf(process.platform === "win32")(
   "refund-relay send and tail: KAFKA_SSL_KEY_FILE permissions",
   () => {
     // Both read the relay's Kafka settings; --dry-run stops before connecting, so no broker is needed.
-    async function sendDryRun(env: Record<string, string>): Promise<{ code: number; err: string }> {
+    async function sendDryRun(keyFile: string): Promise<{ code: number; err: string }> {
+      const env = { KAFKA_BROKERS: "127.0.0.1:1", KAFKA_SSL: "true", KAFKA_SSL_KEY_FILE: keyFile };
       const { PassThrough } = await import("node:stream");
       const { runSend } = await import("../../../src/cli/send.ts");
       const input = new PassThrough();
@@ -202,11 +203,7 @@ describe.skipIf(process.platform === "win32")(
 
     it("warns once, naming the variable and the file and never the key, when others can read it", async () => {
       const path = secretFile(TLS_KEY, 0o640);
-      const { err } = await sendDryRun({
-        KAFKA_BROKERS: "127.0.0.1:1",
-        KAFKA_SSL: "true",
-        KAFKA_SSL_KEY_FILE: path,
-      });
+      const { err } = await sendDryRun(path);
       expect(err).toContain(
         `warning: KAFKA_SSL_KEY_FILE ${path} holds secrets (the Kafka client's TLS private key) and can be read by its group (mode 0640)`,
       );
@@ -216,11 +213,7 @@ describe.skipIf(process.platform === "win32")(
 
     it("is quiet when only its owner can read it", async () => {
       const path = secretFile(TLS_KEY, 0o600);
-      const { err } = await sendDryRun({
-        KAFKA_BROKERS: "127.0.0.1:1",
-        KAFKA_SSL: "true",
-        KAFKA_SSL_KEY_FILE: path,
-      });
+      const { err } = await sendDryRun(path);
       expect(err).not.toContain("warning");
     });
 

@@ -393,27 +393,32 @@ describe("SQS source: deletes", () => {
   });
 });
 
+/** The fake as a client, except that receives are refused (connection refused) while `refusing` is set. */
+function refusableReceives(fake: FakeSqs): { client: SqsRelayOptions["client"]; refusing: boolean } {
+  const control = { refusing: false, client: undefined as unknown as SqsRelayOptions["client"] };
+  control.client = {
+    send(command: unknown, options?: { abortSignal?: AbortSignal }) {
+      if (control.refusing && (command as object).constructor.name === "ReceiveMessageCommand") {
+        return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:9324"));
+      }
+      return fake.send(command, options);
+    },
+    destroy: () => fake.destroy(),
+  } as unknown as SqsRelayOptions["client"];
+  return control;
+}
+
 describe("SQS source: receive failures", () => {
   it("reports a failing receive (for readiness) at once and clears it when a receive works again", async () => {
     const fake = new FakeSqs(IN, ...Object.values(OUT));
-    let failing = false;
-    // The fake, except that receives are refused while `failing` is set.
-    const client = {
-      send(command: unknown, options?: { abortSignal?: AbortSignal }) {
-        if (failing && (command as object).constructor.name === "ReceiveMessageCommand") {
-          return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:9324"));
-        }
-        return fake.send(command, options);
-      },
-      destroy: () => fake.destroy(),
-    } as unknown as SqsRelayOptions["client"];
+    const receives = refusableReceives(fake);
     const { processor, held } = heldProcessor();
-    const relay = relayOn(fake, { client });
+    const relay = relayOn(fake, { client: receives.client });
     await relay.start(processor);
     await expect.poll(() => fake.callsOf("ReceiveMessageCommand").length).toBeGreaterThan(0);
     expect(relay.receiveError).toBeUndefined();
 
-    failing = true;
+    receives.refusing = true;
     await expect
       .poll(() => relay.receiveError?.message, { timeout: 5_000 })
       .toBe("connect ECONNREFUSED 127.0.0.1:9324");
@@ -422,7 +427,7 @@ describe("SQS source: receive failures", () => {
     await sleep(500);
     expect(relay.receiveError?.since).toBe(since);
 
-    failing = false;
+    receives.refusing = false;
     fake.put(IN, "after");
     await expect.poll(() => held.length, { timeout: 10_000 }).toBe(1);
     expect(relay.receiveError).toBeUndefined();
@@ -431,21 +436,12 @@ describe("SQS source: receive failures", () => {
 
   it("forgets a receive failure once it stops polling (paused), instead of reporting it all the while", async () => {
     const fake = new FakeSqs(IN, ...Object.values(OUT));
-    let failing = false;
-    const client = {
-      send(command: unknown, options?: { abortSignal?: AbortSignal }) {
-        if (failing && (command as object).constructor.name === "ReceiveMessageCommand") {
-          return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:9324"));
-        }
-        return fake.send(command, options);
-      },
-      destroy: () => fake.destroy(),
-    } as unknown as SqsRelayOptions["client"];
+    const receives = refusableReceives(fake);
     const gate = new TestGate();
     const { processor } = heldProcessor();
-    const relay = relayOn(fake, { client, gate, receiveConcurrency: 1 });
+    const relay = relayOn(fake, { client: receives.client, gate, receiveConcurrency: 1 });
     await relay.start(processor);
-    failing = true;
+    receives.refusing = true;
     await expect.poll(() => relay.receiveError, { timeout: 5_000 }).toBeDefined();
     // Paused (a fault elsewhere): no receive is made, so none could clear it.
     gate.set(true);

@@ -144,6 +144,27 @@ describe("responses outside the simulator's repertoire", () => {
     expect(r).toMatchObject({ ok: true, value: { reversalId: "rvs_127usj" } });
   });
 
+  it("reads a body that arrives in several chunks, and one that starts with a byte order mark", async () => {
+    script = [
+      (_q, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write('{"refundId":"rfnd_');
+        setTimeout(() => res.end('chunked","message":"ok"}'), 20);
+      },
+      (_q, res) => {
+        res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
+        res.end(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"refundId":"rfnd_bom"}')]));
+      },
+    ];
+    const c = client();
+    expect(await c.createRefund(refundInput)).toMatchObject({
+      ok: true,
+      value: { refundId: "rfnd_chunked" },
+    });
+    expect(await c.createRefund(refundInput)).toMatchObject({ ok: true, value: { refundId: "rfnd_bom" } });
+    await c.close();
+  });
+
   it("reports a body that stalls after the headers as timeout", async () => {
     script = [
       (_q, res) => {

@@ -73,9 +73,9 @@ const KafkaVariables = z.object({
     description: "SASL password (with `KAFKA_SASL_MECHANISM`).",
     secret: true,
   }),
-  KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(250, 1, 100_000).meta({
+  KAFKA_MAX_IN_FLIGHT_PER_PARTITION: int(64, 1, 100_000).meta({
     description:
-      "Fetched but unsettled messages per partition at which the relay takes no more from it (not even the rest of a fetched batch, which is fetched again later) and pauses it until half have settled. Bounds the relay's memory under a backlog; also sizes each fetch, 256 bytes per message (16 KiB to 1 MiB per partition).",
+      "Fetched but unsettled messages per partition at which the relay takes no more from it (not even the rest of a fetched batch, which is fetched again later) and pauses it until half have settled. Bounds the relay's memory under a backlog; also sizes each fetch, 256 bytes per message (16 KiB to 1 MiB per partition). An instance works on at most its partitions times this many events at once (and `MAX_IN_FLIGHT`): with few partitions and a slow Dojo, raise it (for example 250 with 2 partitions and Dojo answering in 300 ms allows about 1,600 events/s; 64 about 400).",
   }),
   KAFKA_FROM_BEGINNING: bool(true).meta({
     description:

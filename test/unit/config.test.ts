@@ -86,7 +86,7 @@ describe("loadConfig defaults", () => {
       dlqTopic: "return.approved.dlq",
       transactional: false,
       transactionalId: `refund-relay-${hostname()}`,
-      maxInFlightPerPartition: 250,
+      maxInFlightPerPartition: 64,
       sessionTimeoutMs: 30_000,
       fetchMaxWaitMs: 100,
       createTopics: false,

@@ -70,7 +70,7 @@ function relayFor(
     inputTopic: h.topics.input,
     topics: { succeeded: h.topics.succeeded, failed: h.topics.failed, deadLetter: h.topics.dlq },
     outcomeMode: "structured",
-    maxInFlightPerPartition: 250,
+    maxInFlightPerPartition: 64,
     sessionTimeoutMs: 6_000,
     logger: process.env.RELAY_TEST_LOGS === "1" ? createLogger({ level: "debug" }) : silentLogger,
     ...rest,

@@ -2,7 +2,7 @@
 // host with 16 GiB or more a 4 GiB old generation, which V8 lets grow to several times what survived its
 // last full collection, and a young generation of 2 x 64 MiB, resident once used. The relay's live heap
 // is 40 to 50 MiB plus about 4 KiB per event it holds (bounded by its settings), so those limits only
-// let garbage pile up: about 450 MiB resident under a backlog instead of about 230 with the limits here
+// let garbage pile up: 400 to 450 MiB resident under a backlog instead of 220 to 245 with the limits here
 // (BENCHMARKS.md, "Memory"). V8 reads heap flags when the process starts, so the launcher runs itself
 // again with them (bin/refund-relay.js).
 

@@ -286,7 +286,7 @@ const OpsVariables = z.object({
   HTTP_HOST: text("0.0.0.0").meta({ description: "Address those endpoints listen on.", format: "address" }),
   RELAY_HEAP_LIMITS: z.enum(["relay", "node"], { error: "must be relay or node" }).default("relay").meta({
     description:
-      "`relay`: `refund-relay start` runs with V8 heap limits of 16 MiB per semi-space and a 384 MiB old generation (the command runs itself again with them), which keeps it near 220 to 245 MiB resident under a backlog; skipped when node's arguments or `NODE_OPTIONS` size the heap, or Node's own limit is already smaller (a container memory limit of about 768 MiB or less). `node`: Node's own limits, sized from the machine's memory (about 400 to 420 MiB resident under a backlog on a large host, and less CPU: a third less under a 200,000-event backlog). See [Benchmarks](#benchmarks).",
+      "`relay`: `refund-relay start` runs with V8 heap limits of 16 MiB per semi-space and a 384 MiB old generation (the command runs itself again with them), which keeps it near 220 to 245 MiB resident under a backlog; skipped when node's arguments or `NODE_OPTIONS` size the heap or start the inspector, or Node's own limit is already smaller (a container memory limit of about 768 MiB or less). `node`: Node's own limits, sized from the machine's memory (about 400 to 420 MiB resident under a backlog on a large host, and less CPU: a third less under a 200,000-event backlog). See [Benchmarks](#benchmarks).",
   }),
   READY_STALL_MS: int(120_000, 1_000, 86_400_000).meta({
     description:

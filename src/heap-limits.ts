@@ -27,8 +27,15 @@ export interface HeapContext {
   readonly heapLimitMiB: number;
 }
 
+/** The inspector: running again would open it a second time (and stop again with --inspect-brk). */
+const INSPECTOR_FLAG = /^--inspect(?:-brk|-wait)?(?:=|$)/;
+
 function sizesHeap(args: readonly string[]): boolean {
   return args.some((arg) => SIZING_FLAG.test(arg));
+}
+
+function inspects(args: readonly string[]): boolean {
+  return args.some((arg) => INSPECTOR_FLAG.test(arg));
 }
 
 /** NODE_OPTIONS split as Node does for plain flags (quotes are rare there and hold no sizing flag). */
@@ -39,14 +46,15 @@ function nodeOptions(env: HeapContext["env"]): string[] {
 /**
  * The flags to run `start` with, or none: for other commands, when RELAY_HEAP_LIMITS is set to anything
  * but `relay` (an invalid value is reported by the configuration check), when the user sized the heap
- * in node's arguments or NODE_OPTIONS, and when Node's own limit is already no larger than these (a
+ * in node's arguments or NODE_OPTIONS or runs it under the inspector, and when Node's own limit is already no larger than these (a
  * container with a memory limit of about 768 MiB or less), so a setting never gets a larger heap.
  */
 export function heapFlags(ctx: HeapContext): string[] {
   if (ctx.command !== "start") return [];
   const choice = ctx.env[HEAP_LIMITS_VARIABLE];
   if (choice !== undefined && choice !== "relay") return [];
-  if (sizesHeap(ctx.execArgv) || sizesHeap(nodeOptions(ctx.env))) return [];
+  const args = [...ctx.execArgv, ...nodeOptions(ctx.env)];
+  if (sizesHeap(args) || inspects(args)) return [];
   // V8's limit counts the old generation and the young one's three halves (two semi-spaces and the
   // space for objects that do not fit a page).
   if (ctx.heapLimitMiB <= RELAY_OLD_SPACE_MIB + 3 * RELAY_SEMI_SPACE_MIB) return [];

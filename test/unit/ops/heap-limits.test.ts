@@ -45,11 +45,19 @@ describe("heapFlags", () => {
     expect(heapFlags({ ...LARGE_HOST, env: { NODE_OPTIONS: `--enable-source-maps  ${flag}` } })).toEqual([]);
   });
 
+  it.each([["--inspect"], ["--inspect=0"], ["--inspect-brk=127.0.0.1:9230"], ["--inspect-wait"]])(
+    "does not run again under the inspector (%s), which would open it twice",
+    (flag) => {
+      expect(heapFlags({ ...LARGE_HOST, execArgv: [flag] })).toEqual([]);
+      expect(heapFlags({ ...LARGE_HOST, env: { NODE_OPTIONS: flag } })).toEqual([]);
+    },
+  );
+
   it("is not put off by other flags", () => {
     expect(
       heapFlags({
         ...LARGE_HOST,
-        execArgv: ["--cpu-prof", "--max-http-header-size=16384"],
+        execArgv: ["--cpu-prof", "--max-http-header-size=16384", "--inspect-port=9230"],
         env: { NODE_OPTIONS: "--enable-source-maps --max-semi-space" },
       }),
     ).toEqual(RELAY_FLAGS);

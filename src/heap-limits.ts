@@ -46,8 +46,9 @@ function nodeOptions(env: HeapContext["env"]): string[] {
 /**
  * The flags to run `start` with, or none: for other commands, when RELAY_HEAP_LIMITS is set to anything
  * but `relay` (an invalid value is reported by the configuration check), when the user sized the heap
- * in node's arguments or NODE_OPTIONS or runs it under the inspector, and when Node's own limit is already no larger than these (a
- * container with a memory limit of about 768 MiB or less), so a setting never gets a larger heap.
+ * in node's arguments or NODE_OPTIONS or runs it under the inspector, and when Node's own limit is
+ * already no larger than these (a container with a memory limit of about 768 MiB or less), so a
+ * setting never gets a larger heap.
  */
 export function heapFlags(ctx: HeapContext): string[] {
   if (ctx.command !== "start") return [];

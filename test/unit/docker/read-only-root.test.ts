@@ -164,21 +164,26 @@ describe.skipIf(process.platform !== "linux")("the relay on a read-only root fil
     };
     const traceFile = join(box, "trace");
     const asUser = AS_ROOT ? ["setpriv", `--reuid=${UID}`, `--regid=${UID}`, "--clear-groups"] : [];
-    // `start` runs itself again with its heap limits (execve). In the image node is executable by the
-    // relay's user; here, as root, node may sit in a directory that user cannot enter (a cache under
-    // /root), where the relay would rightly warn that it keeps Node's limits. Then it is told to.
-    const reexec = spawnSync(
-      asUser[0] ?? process.execPath,
-      [
-        ...asUser.slice(1),
-        ...(AS_ROOT ? [process.execPath] : []),
-        "-e",
-        "require('fs').accessSync(process.execPath, 1)",
-      ],
-      { stdio: "ignore" },
-    );
-    if (reexec.status !== 0) Object.assign(env, { RELAY_HEAP_LIMITS: "node" });
-    const relayArgs = [...asUser, process.execPath, join(layout.app, "bin", "refund-relay.js"), "start"];
+    // `start` runs itself again with its heap limits (execve), which the image's user may do: its node
+    // is executable by everyone. Here, as root, node may sit where that user cannot reach it (a cache
+    // under /root); then a copy beside the layout stands in for the image's node.
+    const reachable =
+      spawnSync(
+        asUser[0] ?? process.execPath,
+        [
+          ...asUser.slice(1),
+          ...(AS_ROOT ? [process.execPath] : []),
+          "-e",
+          "require('fs').accessSync(process.execPath, 1)",
+        ],
+        { stdio: "ignore" },
+      ).status === 0;
+    const node = reachable ? process.execPath : join(box, "node");
+    if (!reachable) {
+      copyFileSync(process.execPath, node);
+      chmodSync(node, 0o755);
+    }
+    const relayArgs = [...asUser, node, join(layout.app, "bin", "refund-relay.js"), "start"];
     const argv = STRACE
       ? ["strace", "-f", "-qq", "-e", `trace=${WRITE_CALLS}`, "-o", traceFile, ...relayArgs]
       : relayArgs;

@@ -37,8 +37,22 @@ export interface SimRefund {
   readonly createdAt: string;
 }
 
+/**
+ * Random bytes for ids, drawn for 256 ids at a time: one call into the system's random source per id
+ * cost a third of what serving the whole request did.
+ */
+const ID_BYTES = 12;
+let idPool = Buffer.alloc(0);
+let idPoolAt = 0;
+
 export function newId(prefix: string): string {
-  return `${prefix}${randomBytes(12).toString("base64url")}`;
+  if (idPoolAt + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_BYTES * 256);
+    idPoolAt = 0;
+  }
+  const id = idPool.toString("base64url", idPoolAt, idPoolAt + ID_BYTES);
+  idPoolAt += ID_BYTES;
+  return `${prefix}${id}`;
 }
 
 export class SimState {

@@ -113,19 +113,31 @@ function kafkaProbe(
 }
 
 /**
- * Readiness of the SQS side: whether SQS answers the relay's receives and the depth poll, and the
- * visible messages. A failing receive counts at once; the depth poll (every 15 s) also catches an
- * endpoint that hangs, which a long poll would only notice at its own timeout.
+ * How long receives from the input queue must have been failing before readiness says so. One failed
+ * receive (a dropped connection, a throttled call) is retried within 200 ms and usually works; after
+ * this long about four retries in a row have failed. Kafka's check waits longer (the session timeout).
  */
-function sqsProbe(
-  depth: QueueDepth,
-  receiving: { readonly receiveError: { readonly message: string } | undefined },
+export const SQS_RECEIVE_FAILURE_GRACE_MS = 5_000;
+
+/**
+ * Readiness of the SQS side: whether SQS answers the relay's receives and the depth poll, and the
+ * visible messages. Receives that keep failing count after SQS_RECEIVE_FAILURE_GRACE_MS; the depth
+ * poll (every 15 s) also catches an endpoint that hangs, which a long poll would only notice at its
+ * own timeout.
+ */
+export function sqsProbe(
+  depth: Pick<QueueDepth, "queueUrl" | "error" | "depth">,
+  receiving: { readonly receiveError: { readonly message: string; readonly since: Date } | undefined },
 ): AttachedRelay["transport"] {
   return {
-    broker() {
+    broker(now) {
       const failing = receiving.receiveError;
-      if (failing !== undefined) {
-        return { ok: false, reason: `receiving from ${depth.queueUrl} failed: ${failing.message}` };
+      if (failing !== undefined && now - failing.since.getTime() >= SQS_RECEIVE_FAILURE_GRACE_MS) {
+        const seconds = Math.round((now - failing.since.getTime()) / 1000);
+        return {
+          ok: false,
+          reason: `receiving from ${depth.queueUrl} has failed for ${seconds} s: ${failing.message}`,
+        };
       }
       const error = depth.error;
       if (error !== undefined) {

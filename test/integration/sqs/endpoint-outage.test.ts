@@ -13,6 +13,7 @@
 // a client that is gone: the events of the outage are sent once such polls have ended (SQS_WAIT_TIME_S
 // is 1 s), and a message a cut poll did take comes back when its visibility runs out.
 import { afterEach, describe, expect, inject, it } from "vitest";
+import { SQS_RECEIVE_FAILURE_GRACE_MS } from "../../../src/cli/relay-app.ts";
 import { returnApproved } from "../../support/events.ts";
 import { SqsHarness, structuredMessage } from "../../support/sqs-harness.ts";
 import { freePort, TcpProxy } from "../../support/tcp-proxy.ts";
@@ -94,13 +95,20 @@ async function outage({ visibilityS, downMs }: { visibilityS: number; downMs: nu
       /SQS did not answer|cannot be published|receiving from .* failed/,
     );
     await sleep(Math.max(0, downMs - (Date.now() - stoppedAt)));
+    // Also after the leases ran out, when the relay holds nothing and the publish fault was cleared
+    // so that the next message tests SQS again: its receives fail, and once they have failed for
+    // the grace period that counts. SQS stays away until then.
+    let stillNotReady = (await readyz(base)).status;
+    const notReadyBy = Date.now() + SQS_RECEIVE_FAILURE_GRACE_MS + 8_000;
+    while (stillNotReady !== 503 && Date.now() < notReadyBy) {
+      await sleep(200);
+      stillNotReady = (await readyz(base)).status;
+    }
     const whileDown = {
       ...falseAnswers(harness),
       everyEventAnswered: allSucceeded(harness, events),
       relayRunning: relay.exitCode === null,
-      // Also after the leases ran out, when the relay holds nothing and the publish fault was
-      // cleared so that the next message tests SQS again: its receives fail, and that counts at once.
-      stillNotReady: (await readyz(base)).status,
+      stillNotReady,
     };
     expect(whileDown).toEqual({
       failed: {},

@@ -5,6 +5,7 @@
 // let garbage pile up: 400 to 450 MiB resident under a backlog instead of 220 to 245 with the limits here
 // (BENCHMARKS.md, "Memory"). V8 reads heap flags when the process starts, so the launcher runs itself
 // again with them (bin/refund-relay.js).
+import { getHeapStatistics } from "node:v8";
 
 /** Semi-space (half the young generation) and old generation limits, MiB. */
 export const RELAY_SEMI_SPACE_MIB = 16;
@@ -60,4 +61,45 @@ export function heapFlags(ctx: HeapContext): string[] {
   // space for objects that do not fit a page).
   if (ctx.heapLimitMiB <= RELAY_OLD_SPACE_MIB + 3 * RELAY_SEMI_SPACE_MIB) return [];
   return [`--max-semi-space-size=${RELAY_SEMI_SPACE_MIB}`, `--max-old-space-size=${RELAY_OLD_SPACE_MIB}`];
+}
+
+/** The live heap of a relay holding nothing, and what each event it holds adds (BENCHMARKS.md). */
+const BASE_HEAP_MIB = 45;
+const HEAP_PER_EVENT_KIB = 4;
+
+/**
+ * The heap limit an instance holding `events` at once should run with, MiB: its live heap at that
+ * size, twice over, so the collector has room and the process does not abort out of memory.
+ */
+export function heapNeededMiB(events: number): number {
+  return Math.ceil(2 * (BASE_HEAP_MIB + (events * HEAP_PER_EVENT_KIB) / 1024));
+}
+
+/** The heap limit of this process, MiB (V8's heap_size_limit). */
+export function currentHeapLimitMiB(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit / 1024 / 1024);
+}
+
+/**
+ * A warning for the log when an instance may hold `events` at once and its heap limit is below what
+ * that needs (heapNeededMiB); undefined when the limit is enough. `why` says where the number comes
+ * from (the settings), `remedy` which setting lowers it.
+ */
+export function heapShortfall(
+  events: number,
+  why: string,
+  remedy: string,
+  heapLimitMiB: number = currentHeapLimitMiB(),
+):
+  | {
+      readonly fields: { eventsHeld: number; heapLimitMiB: number; heapNeededMiB: number };
+      readonly message: string;
+    }
+  | undefined {
+  const neededMiB = heapNeededMiB(events);
+  if (heapLimitMiB >= neededMiB) return undefined;
+  return {
+    fields: { eventsHeld: events, heapLimitMiB, heapNeededMiB: neededMiB },
+    message: `this instance may hold ${events} events (${why}) and its heap limit of ${heapLimitMiB} MiB is below the ${neededMiB} MiB that needs: run it with NODE_OPTIONS=--max-old-space-size=${neededMiB} (and the memory for it), or ${remedy}, or it may abort out of memory under a backlog`,
+  };
 }

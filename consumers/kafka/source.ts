@@ -5,6 +5,7 @@
 // commits (commits.ts), which stop when the input offsets can no longer be trusted (recreation.ts,
 // crash.ts).
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import { heapShortfall } from "../../src/heap-limits.ts";
 import type { Intake, IntakeSource } from "../../src/intake/index.ts";
 import { OffsetCommits } from "./commits.ts";
 import { CrashWatch } from "./crash.ts";
@@ -43,6 +44,8 @@ export class KafkaSource implements IntakeSource<KafkaPartition> {
   readonly #commits: OffsetCommits;
   readonly #topic: TopicWatch;
   readonly #crash: CrashWatch;
+  /** The most events an assignment let this instance hold that the heap check has looked at. */
+  #heapCheckedFor = 0;
 
   constructor(options: KafkaSourceOptions, state: InputState, outputs: KafkaOutputs) {
     this.#o = options;
@@ -160,6 +163,20 @@ export class KafkaSource implements IntakeSource<KafkaPartition> {
     // paused with no tracker to resume it) and forgets every pause when it restarts after a crash.
     intake.repause();
     this.#s.log.info({ partitions: [...(partitions.owned ?? [])] }, "partitions assigned");
+    this.#checkHeap(partitions.owned?.size ?? 0);
+  }
+
+  /** Warns, once per larger assignment, when this instance may hold more than its heap is sized for. */
+  #checkHeap(owned: number): void {
+    const held = owned * this.#o.maxInFlightPerPartition;
+    if (held <= this.#heapCheckedFor) return;
+    this.#heapCheckedFor = held;
+    const short = heapShortfall(
+      held,
+      `${owned} partitions x KAFKA_MAX_IN_FLIGHT_PER_PARTITION ${this.#o.maxInFlightPerPartition}`,
+      "lower KAFKA_MAX_IN_FLIGHT_PER_PARTITION",
+    );
+    if (short !== undefined) this.#s.log.warn({ partitions: owned, ...short.fields }, short.message);
   }
 
   async #onBatch(intake: Intake<KafkaPartition>, { batch, resolveOffset }: EachBatchPayload): Promise<void> {

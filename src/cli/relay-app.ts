@@ -15,6 +15,7 @@ import type { QueueDepth } from "../../consumers/sqs/depth.ts";
 import type { SqsOrigin, SqsRelay } from "../../consumers/sqs/index.ts";
 import type { RelayConfig } from "../config.ts";
 import { createDojoClient } from "../dojo/index.ts";
+import { heapShortfall } from "../heap-limits.ts";
 import { isPostgresUrl, openLedger } from "../ledger/index.ts";
 import { ProgressLog } from "../log-progress.ts";
 import type { Logger } from "../logger.ts";
@@ -179,6 +180,12 @@ async function createTransport(
         "RELAY_SOURCE=sqs with an SQLite ledger: every consumer of an SQS queue may receive any of its messages, so several relays on one queue must share one ledger (PostgreSQL, or one SQLite file on one host); with separate ledgers a redelivered event is answered only through Dojo's idempotency key",
       );
     }
+    const heap = heapShortfall(
+      config.pipeline.maxInFlight + sqs.receiveConcurrency * 10,
+      `MAX_IN_FLIGHT ${config.pipeline.maxInFlight} plus SQS_RECEIVE_CONCURRENCY ${sqs.receiveConcurrency} x 10 received at a time`,
+      "lower MAX_IN_FLIGHT",
+    );
+    if (heap !== undefined) logger.warn(heap.fields, heap.message);
     // Loaded only when selected: a Kafka relay does not load the AWS SDK.
     const { createSqsClient, SqsRelay } = await import("../../consumers/sqs/index.ts");
     const { QueueDepth } = await import("../../consumers/sqs/depth.ts");

@@ -4,6 +4,8 @@ import { describe, expect, it } from "vitest";
 import {
   type HeapContext,
   heapFlags,
+  heapNeededMiB,
+  heapShortfall,
   RELAY_OLD_SPACE_MIB,
   RELAY_SEMI_SPACE_MIB,
 } from "../../../src/heap-limits.ts";
@@ -110,5 +112,32 @@ describe("bin/refund-relay.js start", () => {
     const viaOptions = run({ NODE_OPTIONS: "--max-old-space-size=700" });
     expect(viaOptions.limits).toHaveLength(1);
     expect(viaOptions.limits[0]).toBeGreaterThanOrEqual(700);
+  });
+});
+
+describe("heap needed for the events held", () => {
+  it("is the live heap (45 MiB plus 4 KiB an event) twice over", () => {
+    expect(heapNeededMiB(0)).toBe(90);
+    expect(heapNeededMiB(768)).toBe(96);
+    expect(heapNeededMiB(100_000)).toBe(872);
+  });
+
+  it("is enough under the relay's own limits with the defaults (12 partitions x 64)", () => {
+    expect(heapShortfall(12 * 64, "12 partitions", "lower it", 432)).toBeUndefined();
+  });
+
+  it("names the events, the limit, the heap needed and what to change when the limit is short", () => {
+    const short = heapShortfall(
+      100_000,
+      "100 partitions x 1000",
+      "lower KAFKA_MAX_IN_FLIGHT_PER_PARTITION",
+      432,
+    );
+    expect(short?.fields).toEqual({ eventsHeld: 100_000, heapLimitMiB: 432, heapNeededMiB: 872 });
+    expect(short?.message).toContain("100000 events (100 partitions x 1000)");
+    expect(short?.message).toContain("NODE_OPTIONS=--max-old-space-size=872");
+    expect(short?.message).toContain("lower KAFKA_MAX_IN_FLIGHT_PER_PARTITION");
+    expect(heapShortfall(100_000, "x", "y", 872)).toBeUndefined();
+    expect(heapShortfall(100_000, "x", "y", 871)).toBeDefined();
   });
 });
